@@ -1,0 +1,29 @@
+# Shared by scripts/demo and scripts/test: root or sudo for apt, and the project's virtualenv.
+# Sourced, not run.
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+    echo "==> installing Debian packages: $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+ensure_venv() {
+    local extras="$1"
+    if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "wherry needs Python 3.11 or newer (Debian 12 has it: apt-get install python3)" >&2
+        exit 1
+    fi
+    if [ ! -x .venv/bin/python ]; then
+        if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then apt_install python3-venv; fi
+        python3 -m venv .venv
+    fi
+    echo "==> installing wherry${extras} into .venv"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}" 2>&1 \
+        | grep -v "^WARNING: Location" || true
+    .venv/bin/python -c 'import wherry.cli' || { echo "installing wherry failed" >&2; exit 1; }
+}

@@ -1,0 +1,173 @@
+"""Plain frozen values that cross the registry's boundary; ORM objects never leave it."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Domain = Literal["road", "air", "water", "other"]
+DeviceStatus = Literal["active", "retired"]
+DOMAINS: tuple[Domain, ...] = ("road", "air", "water", "other")
+DEVICE_STATUSES: tuple[DeviceStatus, ...] = ("active", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One bad row of an import: where it is, which id it names, and what to fix.
+
+    `line` is the physical line in the CSV where the row starts (the header is
+    line 1); 0 when the row did not come from a file. `device_id` holds the id
+    named on the row (the route_id in a routes CSV), or None when that cell is blank.
+    """
+
+    line: int
+    device_id: str | None
+    reason: str
+
+    @property
+    def row_id(self) -> str | None:
+        """The id on the row, whatever kind of row it is."""
+        return self.device_id
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "row"
+        named = f" ({self.device_id})" if self.device_id else ""
+        return f"{where}{named}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """A validated device as an import (CSV now, the API later) asks for it."""
+
+    device_id: str
+    dev_eui: str
+    name: str | None
+    decoder: str
+    domain: Domain
+    route_id: str | None
+    latitude: float | None
+    longitude: float | None
+    public: bool
+    owner: str | None
+    field_map: Mapping[str, str]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    """A validated route as an import asks for it."""
+
+    route_id: str
+    name: str | None
+    length_km: float
+    priority: int
+    area: str | None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A registered device: what the bridge needs to decode and label its uplinks."""
+
+    device_id: str
+    dev_eui: str
+    name: str | None
+    decoder: str
+    domain: Domain
+    route_id: str | None
+    latitude: float | None
+    longitude: float | None
+    public: bool
+    owner: str | None
+    field_map: Mapping[str, str]
+    site: str | None
+    application_id: str | None
+    status: DeviceStatus
+    notes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    """A gritting route; priority 1 is treated first."""
+
+    route_id: str
+    name: str | None
+    length_km: float
+    priority: int
+    area: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """One uplink from a device the registry does not know, as the bridge saw it."""
+
+    network: str
+    device_id: str
+    application_id: str | None
+    dev_eui: str | None
+    seen_at_ns: int
+    f_port: int | None
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SightingRecord:
+    """Everything heard so far from one unregistered device on one network.
+
+    `f_port` and `payload` are those of the latest uplink (by the network's clock).
+    """
+
+    network: str
+    device_id: str
+    application_id: str | None
+    dev_eui: str | None
+    f_port: int | None
+    payload: bytes
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the pipeline could not use, with why; `body` is the raw message."""
+
+    arrived_ns: int
+    topic: str
+    reason: str
+    detail: str
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecord:
+    """A kept dead letter. `body` holds at most the first 64 KiB of the message;
+    `body_size` and `body_sha256` describe the whole original."""
+
+    id: int
+    arrived_at: datetime
+    topic: str
+    reason: str
+    detail: str
+    body: bytes = field(repr=False)
+    body_size: int
+    body_sha256: str
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One change to the registry: who, when, which entity, and its state before and after.
+
+    `before` is None for a creation, `after` None for a deletion.
+    """
+
+    id: int
+    at: datetime
+    actor: str
+    entity: str
+    entity_id: str
+    action: str
+    origin: str
+    before: Mapping[str, object] | None
+    after: Mapping[str, object] | None

@@ -1,0 +1,244 @@
+"""The demo's embedded MQTT broker with real paho-mqtt 2.x clients, and the simulator through it.
+
+No mocks: an in-process amqtt broker on a free loopback port, paho clients
+subscribing with the wildcard the bridge uses for TTN, and bursts big enough for
+a broker that drops under load to show it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from wherry.demo.broker import EmbeddedBroker, EmbeddedBrokerError
+from wherry.demo.fleet import load_fleet
+from wherry.demo.simulator import NightSimulator
+
+pytestmark = pytest.mark.integration
+
+TTN_UPLINKS = "v3/+/devices/+/up"
+START = datetime(2026, 1, 14, 18, 0, tzinfo=UTC)
+BURST = 5_000
+
+
+class Collector:
+    """A paho-mqtt 2.x client that subscribes and keeps every message it receives."""
+
+    def __init__(
+        self, port: int, topic: str, qos: int, *, client_id: str, clean: bool = True
+    ) -> None:
+        self.messages: list[mqtt.MQTTMessage] = []
+        self._arrived = threading.Condition()
+        self._subscribed = threading.Event()
+        self._connected = threading.Event()
+        self.session_present = False
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=clean,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self._topic, self._qos = topic, qos
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self._connected.wait(10), "subscriber did not connect"
+        if clean:
+            self.client.subscribe(topic, qos)
+            assert self._subscribed.wait(10), "subscription was not acknowledged"
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags, *_: object
+    ) -> None:
+        self.session_present = flags.session_present
+        self._connected.set()
+
+    def subscribe(self) -> None:
+        self.client.subscribe(self._topic, self._qos)
+        assert self._subscribed.wait(10), "subscription was not acknowledged"
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.messages) < count and time.monotonic() < deadline:
+                self._arrived.wait(deadline - time.monotonic())
+            return len(self.messages)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publisher(port: int, client_id: str = "demo-publisher") -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+@pytest.fixture()
+def broker() -> Iterator[EmbeddedBroker]:
+    embedded = EmbeddedBroker()
+    embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="module")
+def uplinks() -> list[tuple[str, bytes]]:
+    """5,000 real demo uplinks (about 1.5 kB each): three and a half simulated days."""
+    simulator = NightSimulator(load_fleet(), start=START, seed=2026)
+    messages = simulator.messages_until(START + timedelta(days=4))
+    assert len(messages) >= BURST
+    return messages[:BURST]
+
+
+def test_start_binds_a_free_loopback_port(broker: EmbeddedBroker) -> None:
+    assert broker.running
+    assert broker.port > 0
+    assert broker.url == f"mqtt://127.0.0.1:{broker.port}"
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=5):
+        pass
+
+
+def test_the_broker_is_not_reachable_from_other_interfaces(broker: EmbeddedBroker) -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: picks the outward interface, sends nothing
+        outward = probe.getsockname()[0]
+    except OSError:
+        pytest.skip("this machine has no outward IPv4 interface")
+    finally:
+        probe.close()
+    if outward.startswith("127."):
+        pytest.skip("this machine has no outward IPv4 interface")
+    with pytest.raises(OSError):
+        socket.create_connection((outward, broker.port), timeout=2).close()
+
+
+def test_a_taken_port_is_reported_with_what_to_do(broker: EmbeddedBroker) -> None:
+    second = EmbeddedBroker(port=broker.port)
+    with pytest.raises(EmbeddedBrokerError, match="use port 0"):
+        second.start()
+
+
+def test_a_host_name_is_refused_in_favour_of_an_address() -> None:
+    with pytest.raises(EmbeddedBrokerError, match="IP address"):
+        EmbeddedBroker(host="localhost")
+    assert EmbeddedBroker(host="::1", port=1883).url == "mqtt://[::1]:1883"
+
+
+def test_stop_closes_the_port_and_can_be_called_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    embedded = EmbeddedBroker()
+    embedded.start()
+    port = embedded.port
+    embedded.stop()
+    embedded.stop()
+    assert not embedded.running
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert list(tmp_path.iterdir()) == [], "the broker must not write files"
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_a_burst_of_5000_uplinks_arrives_complete(
+    broker: EmbeddedBroker, uplinks: list[tuple[str, bytes]], qos: int
+) -> None:
+    subscriber = Collector(broker.port, TTN_UPLINKS, qos, client_id=f"burst-subscriber-{qos}")
+    sender = publisher(broker.port)
+    try:
+        sent = [sender.publish(topic, body, qos=qos) for topic, body in uplinks]
+        for info in sent:
+            info.wait_for_publish(timeout=60)
+        received = subscriber.wait_for(BURST, timeout=120)
+        time.sleep(0.5)  # anything beyond 5,000 would be a duplicate: give it time to show
+        assert received == BURST
+        assert len(subscriber.messages) == BURST
+        assert sorted(m.payload for m in subscriber.messages) == sorted(body for _, body in uplinks)
+        assert {m.topic for m in subscriber.messages} == {topic for topic, _ in uplinks}
+    finally:
+        sender.disconnect()
+        sender.loop_stop()
+        subscriber.close()
+    began = time.monotonic()
+    broker.stop()
+    assert time.monotonic() - began < 10, "stopping after a burst must not hang"
+
+
+def test_the_simulator_publishes_ttn_uplinks_through_the_broker(broker: EmbeddedBroker) -> None:
+    subscriber = Collector(broker.port, TTN_UPLINKS, 1, client_id="bridge-like")
+    sender = publisher(broker.port, "wherry-demo-simulator")
+    simulator = NightSimulator(load_fleet(), start=START, seed=11, speed=36_000.0)
+    stop = threading.Event()
+
+    def publish(topic: str, body: bytes) -> None:
+        sender.publish(topic, body, qos=1)
+
+    runner = threading.Thread(target=simulator.run, args=(publish, stop), daemon=True)
+    began = time.monotonic()
+    runner.start()
+    try:
+        received = subscriber.wait_for(100, timeout=30)
+    finally:
+        stop.set()
+        runner.join(5)
+        sender.disconnect()
+        sender.loop_stop()
+        subscriber.close()
+    assert not runner.is_alive()
+    assert received >= 100
+    device_ids = {site.device.device_id for site in simulator.fleet.sites}
+    expected = set(simulator.messages_until(simulator.sim_time(time.monotonic() - began + 1)))
+    for message in subscriber.messages:
+        assert (message.topic, message.payload) in expected
+        uplink = json.loads(message.payload)
+        device_id = uplink["end_device_ids"]["device_id"]
+        assert device_id in device_ids
+        assert message.topic == f"v3/wherry-demo@ttn/devices/{device_id}/up"
+        assert uplink["uplink_message"]["frm_payload"]
+        assert uplink["uplink_message"]["received_at"].endswith("Z")
+    assert len(
+        {json.loads(m.payload)["end_device_ids"]["device_id"] for m in subscriber.messages}
+    ) == len(device_ids)
+
+
+def test_qos1_messages_wait_for_a_persistent_session_that_is_away(broker: EmbeddedBroker) -> None:
+    """The bridge keeps a persistent session with its own broker: nothing may be lost while
+    it reconnects (amqtt's anonymous sessions would drop these)."""
+    first = Collector(broker.port, TTN_UPLINKS, 1, client_id="wherry-bridge", clean=False)
+    first.subscribe()
+    first.close()
+    sender = publisher(broker.port)
+    try:
+        for n in range(20):
+            sender.publish(f"v3/wherry-demo@ttn/devices/rst-{n}/up", b"{}", qos=1).wait_for_publish(
+                10
+            )
+    finally:
+        sender.disconnect()
+        sender.loop_stop()
+    back = Collector(broker.port, TTN_UPLINKS, 1, client_id="wherry-bridge", clean=False)
+    try:
+        assert back.session_present
+        assert back.wait_for(20, timeout=20) == 20
+    finally:
+        back.close()

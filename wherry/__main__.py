@@ -1,0 +1,3 @@
+from wherry.cli import main
+
+main()

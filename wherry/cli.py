@@ -1,0 +1,207 @@
+"""The `wherry` command. Each sub-command is a thin shell over a function elsewhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wherry.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="wherry: LoRaWAN sensor data from The Things Network and ChirpStack into InfluxDB or "
+    "SQLite, decoded, normalised and turned into gritting decisions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+devices_app = typer.Typer(help="Register devices.", no_args_is_help=True)
+routes_app = typer.Typer(help="Register gritting routes.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
+app.add_typer(routes_app, name="routes")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML file of settings; WHERRY_* variables win over it."),
+]
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        typer.echo(f"wherry: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "amqtt", "transitions", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the bridge: subscribe to MQTT, decode, store. Stops cleanly on SIGTERM or Ctrl-C."""
+    from wherry.service import run_service
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log_level)
+    raise typer.Exit(run_service(settings))
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its SQLite files.")] = Path(
+        "wherry-demo-data"
+    ),
+    speed: Annotated[
+        float, typer.Option(help="Simulated seconds per real second (600: a night in 96 s).")
+    ] = 600.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many real seconds; default: Ctrl-C.")
+    ] = None,
+) -> None:
+    """A self-contained demo: embedded MQTT broker, simulated TTN sensors, SQLite store."""
+    from wherry.demo.run import run_demo
+
+    configure_logging("WARNING")
+    raise typer.Exit(run_demo(data_dir=data_dir, speed=speed, duration=duration))
+
+
+@app.command()
+def decode(
+    hex_payload: Annotated[str, typer.Argument(metavar="HEX", help="Payload bytes as hex.")],
+    decoder: Annotated[
+        str, typer.Option("--decoder", "-d", help="Decoder id (see `wherry decoders`).")
+    ],
+    port: Annotated[int | None, typer.Option("--port", "-p", help="LoRaWAN f_port.")] = None,
+    field_map: Annotated[
+        str | None, typer.Option(help="Extra vendor_field=quantity;… mappings.")
+    ] = None,
+) -> None:
+    """Decode one payload and print the normalised readings as JSON (exit 2 on bad input)."""
+    from wherry.decoding import decode_hex
+
+    try:
+        result = decode_hex(decoder, port, hex_payload, field_map)
+    except ValueError as exc:
+        typer.echo(json.dumps({"error": str(exc)}, ensure_ascii=False), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@app.command("decoders")
+def list_decoders(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List every decoder with the quantities it produces."""
+    from wherry.decoding import decoder_catalogue
+
+    catalogue = decoder_catalogue()
+    if as_json:
+        typer.echo(json.dumps(catalogue, indent=2, ensure_ascii=False))
+        return
+    for entry in catalogue:
+        ports = ",".join(str(p) for p in entry["f_ports"]) if entry["f_ports"] else "any"
+        typer.echo(f"{entry['id']:<32} ports {ports:<8} {', '.join(entry['quantities'])}")
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Upgrade the registry database to the current schema."""
+    from storage.registry import Registry
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log_level)
+    registry = Registry(settings.effective_registry_url)
+    registry.migrate()
+    typer.echo(f"registry at revision {registry.current_revision()}")
+    registry.close()
+
+
+@devices_app.command("import")
+def import_devices(
+    csv_file: Annotated[Path, typer.Argument(help="CSV with the columns in docs/registry.md.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row and report; change nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Register or update devices from a CSV file, all or nothing."""
+    from wherry.imports import import_devices_file
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log_level)
+    raise typer.Exit(import_devices_file(settings, csv_file, dry_run=dry_run, echo=typer.echo))
+
+
+@routes_app.command("import")
+def import_routes(
+    csv_file: Annotated[Path, typer.Argument(help="CSV: route_id,name,length_km,priority,area.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row and report; change nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Register or update gritting routes from a CSV file, all or nothing."""
+    from wherry.imports import import_routes_file
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log_level)
+    raise typer.Exit(import_routes_file(settings, csv_file, dry_run=dry_run, echo=typer.echo))
+
+
+@app.command("dead-letters")
+def dead_letters(
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    config: ConfigOption = None,
+) -> None:
+    """Messages the bridge could not use, with the reason: counts, then the newest."""
+    from storage.registry import Registry
+
+    settings = settings_or_exit(config)
+    registry = Registry(settings.effective_registry_url)
+    registry.migrate()
+    counts = registry.dead_letter_counts()
+    typer.echo("dead letters by reason: " + (json.dumps(counts) if counts else "none"))
+    for letter in registry.dead_letters(reason=reason, limit=limit):
+        preview = letter.body[:120].decode("utf-8", "replace")
+        typer.echo(
+            f"#{letter.id} {letter.arrived_at.isoformat()} {letter.reason} {letter.topic}\n"
+            f"    {letter.detail}\n    {letter.body_size} bytes: {preview!r}"
+        )
+    registry.close()
+
+
+@app.command()
+def sightings(config: ConfigOption = None) -> None:
+    """Devices heard on the network but not registered here."""
+    from storage.registry import Registry
+
+    settings = settings_or_exit(config)
+    registry = Registry(settings.effective_registry_url)
+    registry.migrate()
+    rows = registry.sightings()
+    if not rows:
+        typer.echo("no unregistered devices seen")
+    for row in rows:
+        typer.echo(
+            f"{row.device_id:<36} DevEUI {row.dev_eui or '?':<16} seen {row.count}× "
+            f"last {row.last_seen.isoformat()} port {row.f_port} payload {row.payload.hex()}"
+        )
+    registry.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,79 @@
+"""`wherry run`: open the stores, start the bridge and the MQTT source, stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from gateway_bridge.sources.mqtt import MqttOptions, MqttSource
+from storage import open_store, redact_url
+from storage.errors import StoreError
+from storage.registry import Registry
+from wherry.bridge import Bridge, build_bridge
+from wherry.settings import Settings
+
+log = logging.getLogger("wherry")
+STATUS_EVERY_S = 60.0
+
+
+def mqtt_options(settings: Settings) -> MqttOptions:
+    assert settings.mqtt_url is not None
+    return MqttOptions.from_url(
+        settings.mqtt_url,
+        settings.mqtt_topics,
+        qos=settings.mqtt_qos,
+        client_id=settings.mqtt_client_id,
+        protocol=settings.mqtt_protocol,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+        cert_file=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
+        key_file=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
+        tls_insecure=settings.mqtt_tls_insecure,
+    )
+
+
+def open_bridge(settings: Settings) -> Bridge:
+    """Open the registry (migrating it) and the readings store, and start the batchers."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    registry = Registry(settings.effective_registry_url)
+    registry.migrate()
+    store = open_store(settings.effective_store_url)
+    log.info("readings store: %s", redact_url(settings.effective_store_url))
+    return build_bridge(settings, store, registry)
+
+
+def run_service(settings: Settings, stop: threading.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or `stop` is set); exit status 0 when everything was written."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("%s received: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    try:
+        bridge = open_bridge(settings)
+    except (StoreError, ValueError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    source: MqttSource | None = None
+    if settings.mqtt_url:
+        source = MqttSource(mqtt_options(settings), bridge.pipeline.handle)
+        source.start()
+    else:
+        log.warning("WHERRY_MQTT_URL is not set: nothing to subscribe to")
+
+    while not stop.wait(STATUS_EVERY_S):
+        log.info("status: %s", bridge.counters.snapshot())
+
+    if source is not None:
+        source.stop()
+    clean = bridge.close()
+    bridge.store.close()
+    bridge.registry.close()
+    log.info("stopped: %s", bridge.counters.snapshot())
+    return 0 if clean else 1

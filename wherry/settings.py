@@ -1,0 +1,231 @@
+"""wherry's settings: `WHERRY_*` environment variables over an optional TOML file over defaults.
+
+Every field here is documented in docs/configuration.md (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from storage import parse_store_url
+
+ENV_PREFIX = "WHERRY_"
+DEFAULT_TOPICS = ("v3/+/devices/+/up",)
+
+
+class SettingsError(ValueError):
+    """A setting wherry cannot use; the message names the setting and what is expected."""
+
+
+class Settings(BaseSettings):
+    """Everything `wherry run` needs to know; nothing else reads the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("wherry-data"),
+        description="Folder for the embedded SQLite readings store and registry.",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="Broker to subscribe to: mqtt://user:pass@host:port or mqtts://… (TLS). "
+        "Unset: the bridge does not subscribe.",
+    )
+    mqtt_topics: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_TOPICS,
+        description="Comma-separated topic filters. TTN: v3/{app}@{tenant}/devices/+/up; "
+        "ChirpStack v4: application/+/device/+/event/up.",
+    )
+    mqtt_qos: int | None = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description="Subscription QoS. Unset: 0 for TTN (its broker offers no more), 1 with a "
+        "persistent session for an own broker.",
+    )
+    mqtt_client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; stable by default so a persistent session resumes.",
+    )
+    mqtt_protocol: Literal["3.1.1", "5"] = Field(default="3.1.1", description="MQTT version.")
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA bundle for mqtts://; unset: the system's CAs."
+    )
+    mqtt_cert_file: Path | None = Field(default=None, description="Client certificate (PEM).")
+    mqtt_key_file: Path | None = Field(default=None, description="Client certificate key (PEM).")
+    mqtt_tls_insecure: bool = Field(
+        default=False, description="Skip TLS certificate verification (testing only)."
+    )
+    store_url: str | None = Field(
+        default=None,
+        description="Readings store: sqlite:///path.db or influxdb://user:pass@host:port/db "
+        "(influxdbs:// for TLS, ?token=… for InfluxDB 2.x/3.x). Unset: SQLite in data_dir.",
+    )
+    registry_url: str | None = Field(
+        default=None,
+        description="Registry database as an SQLAlchemy URL (sqlite:///… or "
+        "postgresql+psycopg://…). Unset: SQLite in data_dir.",
+    )
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the HTTP API (reserved: this release serves no API yet).",
+    )
+    api_port: int = Field(
+        default=8080,
+        ge=1,
+        le=65535,
+        description="Port of the HTTP API (reserved: this release serves no API yet).",
+    )
+    batch_size: int = Field(
+        default=5000, ge=1, le=100_000, description="Points per store write, at most."
+    )
+    flush_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds a point may wait for its batch to fill."
+    )
+    buffer_points: int = Field(
+        default=200_000,
+        ge=1000,
+        description="Points held in memory while the store is slow; beyond it the bridge "
+        "stops reading (the broker holds messages).",
+    )
+    max_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Larger MQTT messages are dead-lettered as oversize.",
+    )
+    accept_simulated: bool = Field(
+        default=False,
+        description="Store uplinks that TTN marks simulated (sent from the console).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Logging level."
+    )
+
+    @field_validator("mqtt_topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, list | tuple):
+            topics = tuple(str(t).strip() for t in value if str(t).strip())
+            if not topics:
+                raise ValueError("give at least one topic filter")
+            return topics
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("expected mqtt://[user:pass@]host[:port] or mqtts://…")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite", "influxdb", "influxdbs"):
+            raise ValueError(
+                "expected sqlite:///path.db, influxdb://user:pass@host:port/db or influxdbs://…"
+            )
+        parse_store_url(value)  # its ValueError says what is wrong, without the secrets
+        return value
+
+    @field_validator("registry_url")
+    @classmethod
+    def _check_registry_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if scheme not in ("sqlite", "postgresql"):
+            raise ValueError("expected sqlite:///path.db or postgresql+psycopg://user@host/db")
+        return value
+
+    @model_validator(mode="after")
+    def _client_cert_pair(self) -> Settings:
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ValueError("mqtt_cert_file and mqtt_key_file go together: set both or neither")
+        return self
+
+    @property
+    def effective_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'readings.db'}"
+
+    @property
+    def effective_registry_url(self) -> str:
+        return self.registry_url or f"sqlite:///{self.data_dir / 'registry.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The config file arrives as init values; environment variables win over it.
+        return (env_settings, init_settings)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Read settings, turning any validation failure into one readable `SettingsError`."""
+    from_file: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            from_file = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SettingsError(f"--config {config_file}: cannot read it: {exc.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"--config {config_file}: not valid TOML: {exc}") from None
+    try:
+        return Settings(**from_file)
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc, from_file=config_file)) from None
+
+
+def describe_errors(exc: ValidationError, *, from_file: Path | None = None) -> str:
+    """One line per bad setting, named as the user wrote it (env var, or key in the file)."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        shown = f"{ENV_PREFIX}{name.upper()}" if error["loc"] else name
+        if from_file is not None and error["loc"]:
+            shown += f" (or {name} in {from_file})"
+        given = error.get("input")
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        elif isinstance(given, str | int | float) and not _looks_secret(name):
+            message += f" (got {given!r})"
+        lines.append(f"{shown}: {message}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def _looks_secret(name: str) -> bool:
+    return name.endswith("_url") or "password" in name or "token" in name
