@@ -14,7 +14,7 @@ from typing import Any
 
 from decoders.decoded import Decoded
 from decoders.decoder import Decoder
-from decoders.derived import MAGNUS_A, MAGNUS_B
+from decoders.derived import dew_point
 from decoders.fieldmap import (
     AIR_TEMPERATURE,
     RELATIVE_HUMIDITY,
@@ -182,19 +182,16 @@ _derived_sources: dict[tuple[str, str], str] = {}
 
 def _dew_point(air_temperature: Reading, relative_humidity: Reading) -> Reading | None:
     """The dew point reading derived from one uplink's air temperature and humidity."""
-    t, rh = air_temperature.value, relative_humidity.value
-    if not rh > 0.0 or t == -MAGNUS_B:
-        return None
-    gamma = math.log(rh / 100.0) + MAGNUS_A * t / (MAGNUS_B + t)
-    if gamma == MAGNUS_A:
-        return None
-    value = MAGNUS_B * gamma / (MAGNUS_A - gamma)
+    try:
+        value = dew_point(air_temperature.value, relative_humidity.value)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None  # 0 % humidity, or a temperature at the formula's pole: no dew point
     key = (air_temperature.source_field, relative_humidity.source_field)
     source = _derived_sources.get(key)
     if source is None:
-        source = _derived_sources[key] = f"derived:{key[0]}+{key[1]}"
-        if len(_derived_sources) > _MAX_CACHED_PLANS:
+        if len(_derived_sources) >= _MAX_CACHED_PLANS:
             _derived_sources.clear()
+        source = _derived_sources[key] = f"derived:{key[0]}+{key[1]}"
     if _DEW_POINT.minimum <= value <= _DEW_POINT.maximum:
-        return Reading("dew_point", value, "°C", source)
-    return Reading("dew_point", value, "°C", source, invalid_reason(_DEW_POINT, value))
+        return Reading("dew_point", value, _DEW_POINT.unit, source)
+    return Reading("dew_point", value, _DEW_POINT.unit, source, invalid_reason(_DEW_POINT, value))

@@ -7,8 +7,16 @@ as_root() {
 
 apt_install() {
     echo "==> installing Debian packages: $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    local log
+    log=$(mktemp)
+    if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            && as_root env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq --no-install-recommends "$@"; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "installing $* failed (full log: $log)" >&2
+        exit 1
+    fi
+    rm -f "$log"
 }
 
 ensure_venv() {

@@ -28,7 +28,7 @@ def decode_hex(
     except UnknownDecoder:
         raise ValueError(f"no decoder {decoder_id!r}; `wherry decoders` lists them") from None
     except DecodeError as exc:
-        raise ValueError(f"{decoder_id}: {exc}") from None
+        raise ValueError(str(exc)) from None
     return {
         "decoder": decoder_id,
         "f_port": f_port,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from decoders import QUANTITIES, all_decoders
-from storage.registry import Registry
+from decoders import QUANTITIES, DecodeError, all_decoders, check_field_map
+from storage.registry import DeviceRow, Registry
 from storage.registry.csv_import import RowError, parse_device_csv, parse_route_csv
 from wherry.settings import Settings
 
@@ -27,8 +27,18 @@ def _read(path: Path, echo: Echo) -> str | None:
 def _report_errors(path: Path, errors: list[RowError], echo: Echo) -> None:
     echo(f"{path}: {len(errors)} row(s) need fixing; nothing was changed:")
     for error in errors:
-        who = f" ({error.device_id})" if getattr(error, "device_id", None) else ""
-        echo(f"  line {error.line}{who}: {error.reason}")
+        echo(f"  {error}")
+
+
+def field_map_errors(rows: Sequence[DeviceRow]) -> list[RowError]:
+    """Field maps the decoder cannot honour (e.g. lux into ppm), caught before registration."""
+    errors = []
+    for row in rows:
+        try:
+            check_field_map(row.decoder, row.field_map)
+        except DecodeError as exc:
+            errors.append(RowError(row.line, row.device_id, f"field_map: {exc}"))
+    return errors
 
 
 def import_devices_file(settings: Settings, path: Path, *, dry_run: bool, echo: Echo) -> int:
@@ -44,9 +54,11 @@ def import_devices_file(settings: Settings, path: Path, *, dry_run: bool, echo: 
             known_decoders={d.id for d in all_decoders()},
             known_quantities=set(QUANTITIES),
             known_routes={r.route_id for r in registry.routes()},
+            registered_dev_euis={d.dev_eui: d.device_id for d in registry.devices()},
         )
-        if parsed.errors:
-            _report_errors(path, parsed.errors, echo)
+        errors = parsed.errors + field_map_errors(parsed.rows)
+        if errors:
+            _report_errors(path, sorted(errors, key=lambda e: e.line), echo)
             return 1
         if dry_run:
             echo(

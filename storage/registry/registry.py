@@ -5,9 +5,7 @@ Frozen records (`records.py`) go in and out, never ORM objects, so callers canno
 lazy-load or mutate the database behind the registry's back.
 """
 
-import hashlib
-import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -15,18 +13,7 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 from alembic.util import CommandError
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    Table,
-    case,
-    func,
-    or_,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, Table, func, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -38,6 +25,11 @@ from storage.registry.errors import (
     RegistryUnavailable,
     SchemaNotCurrent,
 )
+from storage.registry.import_checks import (
+    actor_problems,
+    device_row_problems,
+    route_row_problems,
+)
 from storage.registry.models import (
     AuditModel,
     DeadLetterModel,
@@ -46,7 +38,6 @@ from storage.registry.models import (
     SightingModel,
 )
 from storage.registry.records import (
-    DOMAINS,
     AuditRecord,
     DeadLetter,
     DeadLetterRecord,
@@ -60,25 +51,20 @@ from storage.registry.records import (
     Sighting,
     SightingRecord,
 )
-from storage.registry.validation import (
-    InvalidValue,
-    parse_coordinate,
-    parse_dev_eui,
-    parse_identifier,
+from storage.registry.reports import (
+    MAX_DEAD_LETTER_BODY,
+    dead_letter_row,
+    fold_sightings,
+    sighting_upsert,
 )
+from storage.registry.validation import InvalidValue, parse_dev_eui
 
-MAX_DEAD_LETTER_BODY = 64 * 1024
-"""Bytes of a dead letter's body that are kept; size and sha256 describe the whole."""
+__all__ = ["MAX_DEAD_LETTER_BODY", "Registry"]
 
-_MAX_TOPIC = 1024
-_MAX_DETAIL = 4096
-_MAX_REASON = 64
-_MAX_NETWORK = 32
 _IN_CHUNK = 500  # ids per IN (…) list, well under SQLite's bound-parameter limit
 _MIGRATION_LOCK = 0x77686572  # "wher": PostgreSQL advisory lock taken while migrating
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IMPORT_ORIGIN = "csv-import"
-_SIGHTINGS = cast(Table, SightingModel.__table__)
 _DEAD_LETTERS = cast(Table, DeadLetterModel.__table__)
 
 
@@ -113,7 +99,7 @@ class Registry:
                 with connection.begin():
                     if connection.dialect.name == "postgresql":
                         connection.execute(
-                            text("SELECT :key"), {"key": _MIGRATION_LOCK}
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                         )
                     self._check_not_newer(schema.current_revision(connection))
                     schema.upgrade_to_head(connection)
@@ -203,7 +189,7 @@ class Registry:
         registered to a different device, a route that does not exist. Each change
         is written to the audit log under `actor`. Returns how many rows were applied.
         """
-        problems = _actor_problem(actor) + _device_row_problems(rows)
+        problems = actor_problems(actor) + device_row_problems(rows)
         if problems:
             raise ImportRejected(problems)
         if not rows:
@@ -265,7 +251,7 @@ class Registry:
 
         Raises `ImportRejected` listing every problem; audits each change under `actor`.
         """
-        problems = _actor_problem(actor) + _route_row_problems(rows)
+        problems = actor_problems(actor) + route_row_problems(rows)
         if problems:
             raise ImportRejected(problems)
         if not rows:
@@ -314,10 +300,10 @@ class Registry:
         """
         if not sightings:
             return
-        folded = _fold_sightings(sightings)
+        folded = fold_sightings(sightings)
         with self._session(write=True) as session:
             connection = session.connection()
-            statement = _sighting_upsert(connection.dialect.name)
+            statement = sighting_upsert(connection.dialect.name)
             connection.execute(statement, [folded[key] for key in sorted(folded)])
 
     def sightings(self) -> list[SightingRecord]:
@@ -343,7 +329,7 @@ class Registry:
         whole body's size and sha256, so a 10 MB message costs 64 KiB."""
         if not letters:
             return
-        rows = [_dead_letter_row(letter) for letter in letters]
+        rows = [dead_letter_row(letter) for letter in letters]
         with self._session(write=True) as session:
             session.connection().execute(_DEAD_LETTERS.insert(), rows)
 
@@ -427,100 +413,6 @@ class Registry:
             ) from problem
 
 
-# -- validation of rows that may not have come through the CSV parser ----------------------
-
-
-def _actor_problem(actor: str) -> list[RowError]:
-    if actor.strip():
-        return []
-    return [RowError(0, None, "an import needs an actor: say who is making the change")]
-
-
-def _device_row_problems(rows: Sequence[DeviceRow]) -> list[RowError]:
-    problems: list[RowError] = []
-    seen_ids: set[str] = set()
-    seen_euis: dict[str, str] = {}
-    for row in rows:
-        reasons = _device_rules_broken(row)
-        if row.device_id in seen_ids:
-            reasons.append(f"device_id '{row.device_id}' is in the import twice")
-        if row.dev_eui in seen_euis:
-            reasons.append(f"dev_eui {row.dev_eui} is also given to '{seen_euis[row.dev_eui]}'")
-        seen_ids.add(row.device_id)
-        seen_euis.setdefault(row.dev_eui, row.device_id)
-        if reasons:
-            problems.append(RowError(row.line, row.device_id or None, "; ".join(reasons)))
-    return problems
-
-
-def _device_rules_broken(row: DeviceRow) -> list[str]:
-    return _rules_broken(
-        lambda: parse_identifier("device_id", row.device_id),
-        lambda: _require(
-            row.dev_eui == parse_dev_eui(row.dev_eui),
-            f"dev_eui '{row.dev_eui}' must be written as 16 lower-case hex digits",
-        ),
-        lambda: _require(
-            row.domain in DOMAINS, f"domain '{row.domain}' is not one of {', '.join(DOMAINS)}"
-        ),
-        lambda: _require(bool(row.decoder), "decoder is missing"),
-        lambda: row.route_id and parse_identifier("route_id", row.route_id),
-        lambda: _coordinate(row.latitude, "latitude", 90),
-        lambda: _coordinate(row.longitude, "longitude", 180),
-        lambda: _require(
-            (row.latitude is None) == (row.longitude is None),
-            "latitude and longitude go together: give both or neither",
-        ),
-    )
-
-
-def _route_row_problems(rows: Sequence[RouteRow]) -> list[RowError]:
-    problems: list[RowError] = []
-    seen: set[str] = set()
-    for row in rows:
-        reasons = _route_rules_broken(row)
-        if row.route_id in seen:
-            reasons.append(f"route_id '{row.route_id}' is in the import twice")
-        seen.add(row.route_id)
-        if reasons:
-            problems.append(RowError(row.line, row.route_id or None, "; ".join(reasons)))
-    return problems
-
-
-def _route_rules_broken(row: RouteRow) -> list[str]:
-    return _rules_broken(
-        lambda: parse_identifier("route_id", row.route_id),
-        lambda: _require(
-            math.isfinite(row.length_km) and row.length_km > 0,
-            f"length_km {row.length_km} must be a distance in km greater than 0",
-        ),
-        lambda: _require(
-            row.priority >= 1, f"priority {row.priority} must be 1 or more (1 = highest)"
-        ),
-    )
-
-
-def _rules_broken(*rules: Callable[[], object]) -> list[str]:
-    """Run every rule and collect the reasons of those that fail."""
-    reasons: list[str] = []
-    for rule in rules:
-        try:
-            rule()
-        except InvalidValue as problem:
-            reasons.append(str(problem))
-    return reasons
-
-
-def _require(condition: bool, reason: str) -> None:
-    if not condition:
-        raise InvalidValue(reason)
-
-
-def _coordinate(value: float | None, kind: str, limit: float) -> None:
-    if value is not None:
-        parse_coordinate(kind, repr(float(value)), limit)
-
-
 def _check_limit(limit: int) -> None:
     if limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit}")
@@ -545,81 +437,6 @@ def _models_in(
 
 def _by_id(session: Session, key: InstrumentedAttribute[str], ids: Iterable[str]) -> dict[str, Any]:
     return {getattr(model, key.key): model for model in _models_in(session, key, ids)}
-
-
-def _sighting_upsert(dialect: str) -> Any:
-    table = _SIGHTINGS
-    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    new, old = insert.excluded, table.c
-    newer: ColumnElement[bool] = new.last_seen_ns >= old.last_seen_ns
-
-    def latest(column: str, *, keep_known: bool = False) -> ColumnElement[Any]:
-        incoming = func.coalesce(new[column], old[column]) if keep_known else new[column]
-        return case((newer, incoming), else_=old[column])
-
-    return insert.on_conflict_do_update(
-        index_elements=[old.network, old.device_id],
-        set_={
-            "uplink_count": old.uplink_count + new.uplink_count,
-            "first_seen_ns": case(
-                (new.first_seen_ns < old.first_seen_ns, new.first_seen_ns),
-                else_=old.first_seen_ns,
-            ),
-            "last_seen_ns": latest("last_seen_ns"),
-            "f_port": latest("f_port"),
-            "payload": latest("payload"),
-            "application_id": latest("application_id", keep_known=True),
-            "dev_eui": latest("dev_eui", keep_known=True),
-        },
-    )
-
-
-def _fold_sightings(sightings: Sequence[Sighting]) -> dict[tuple[str, str], dict[str, Any]]:
-    """One row per (network, device_id): PostgreSQL refuses to update a row twice in one INSERT."""
-    folded: dict[tuple[str, str], dict[str, Any]] = {}
-    for sighting in sightings:
-        network = _clean_text(sighting.network, _MAX_NETWORK)
-        device_id = _clean_text(sighting.device_id, None)
-        seen = int(sighting.seen_at_ns)
-        application_id = _clean_text(sighting.application_id, None) or None
-        dev_eui = _normalised_eui(sighting.dev_eui)
-        row = folded.get((network, device_id))
-        if row is None:
-            folded[(network, device_id)] = {
-                "network": network,
-                "device_id": device_id,
-                "application_id": application_id,
-                "dev_eui": dev_eui,
-                "uplink_count": 1,
-                "first_seen_ns": seen,
-                "last_seen_ns": seen,
-                "f_port": sighting.f_port,
-                "payload": bytes(sighting.payload),
-            }
-            continue
-        row["uplink_count"] += 1
-        row["first_seen_ns"] = min(row["first_seen_ns"], seen)
-        if seen >= row["last_seen_ns"]:
-            row["last_seen_ns"] = seen
-            row["f_port"] = sighting.f_port
-            row["payload"] = bytes(sighting.payload)
-            row["application_id"] = application_id or row["application_id"]
-            row["dev_eui"] = dev_eui or row["dev_eui"]
-    return folded
-
-
-def _dead_letter_row(letter: DeadLetter) -> dict[str, Any]:
-    body = bytes(letter.body)
-    return {
-        "arrived_ns": int(letter.arrived_ns),
-        "topic": _clean_text(letter.topic, _MAX_TOPIC),
-        "reason": _clean_text(letter.reason, _MAX_REASON) or "unknown",
-        "detail": _clean_text(letter.detail, _MAX_DETAIL),
-        "body": body[:MAX_DEAD_LETTER_BODY],
-        "body_size": len(body),
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "truncated": len(body) > MAX_DEAD_LETTER_BODY,
-    }
 
 
 # -- model → record ------------------------------------------------------------------------
@@ -730,27 +547,6 @@ def _audit_record(model: AuditModel) -> AuditRecord:
 
 def _from_ns(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
-
-
-def _normalised_eui(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return parse_dev_eui(value)
-    except InvalidValue:
-        return _clean_text(value, 64) or None
-
-
-def _clean_text(value: str | None, limit: int | None) -> str:
-    """Text any database accepts: no NUL (PostgreSQL refuses it), no lone surrogates, capped."""
-    if value is None:
-        return ""
-    cleaned = (
-        str(value).encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-    )
-    if limit is not None and len(cleaned) > limit:
-        return cleaned[: limit - 1] + "…"
-    return cleaned
 
 
 def _first_line(problem: BaseException | None) -> str:

@@ -1,5 +1,6 @@
 """Alembic, driven from code: the migrations ship inside this package and need no alembic.ini."""
 
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Alembic keeps the running migration in module globals (`alembic.context`), so two
+# upgrades in one process must not overlap, even on different databases.
+_UPGRADING = threading.Lock()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -46,4 +51,5 @@ def current_revision(connection: Connection) -> str | None:
 
 def upgrade_to_head(connection: Connection) -> None:
     """Apply every missing migration on `connection`, inside the caller's transaction."""
-    command.upgrade(alembic_config(connection), "head")
+    with _UPGRADING:
+        command.upgrade(alembic_config(connection), "head")

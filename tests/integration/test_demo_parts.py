@@ -1,4 +1,5 @@
-"""The demo's embedded MQTT broker with real paho-mqtt 2.x clients, and the simulator through it.
+"""The demo's parts together: its embedded MQTT broker with real paho-mqtt 2.x clients, the
+simulator through it, and the simulator's uplinks through the real envelope parser and decoders.
 
 No mocks: an in-process amqtt broker on a free loopback port, paho clients
 subscribing with the wildcard the bridge uses for TTN, and bursts big enough for
@@ -19,9 +20,19 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+import decoders
+from gateway_bridge.envelopes import parse_message
+from storage.registry.validation import parse_field_map
 from wherry.demo.broker import EmbeddedBroker, EmbeddedBrokerError
-from wherry.demo.fleet import load_fleet
-from wherry.demo.simulator import NightSimulator
+from wherry.demo.fleet import (
+    ClassroomSensor,
+    RiverProbe,
+    RoadProbe,
+    SiteBehaviour,
+    WeatherStation,
+    load_fleet,
+)
+from wherry.demo.simulator import POWER_ON_RESET_C, NightSimulator
 
 pytestmark = pytest.mark.integration
 
@@ -242,3 +253,78 @@ def test_qos1_messages_wait_for_a_persistent_session_that_is_away(broker: Embedd
         assert back.wait_for(20, timeout=20) == 20
     finally:
         back.close()
+
+
+# What each kind of site must give in every uplink, once decoded with its registered field map.
+QUANTITIES_OF: dict[type[SiteBehaviour], set[str]] = {
+    RoadProbe: {"road_surface_temperature", "battery_voltage"},
+    WeatherStation: {"air_temperature", "relative_humidity", "dew_point"},
+    ClassroomSensor: {"air_temperature", "relative_humidity", "co2", "pm2_5", "pm10"},
+    RiverProbe: {"water_temperature", "conductivity", "water_depth", "battery_voltage"},
+}
+# Where the simulated values must land once converted to canonical units: a wrong unit
+# or a wrong field mapping shows as a value out of these ranges.
+PLAUSIBLE = {
+    "road_surface_temperature": (-6.0, 9.0),
+    "air_temperature": (-8.0, 25.0),
+    "relative_humidity": (20.0, 100.0),
+    "co2": (400.0, 3000.0),
+    "pm2_5": (0.0, 30.0),
+    "pm10": (0.0, 50.0),
+    "water_temperature": (4.0, 8.0),
+    "conductivity": (400.0, 600.0),
+    "water_depth": (0.5, 1.0),
+    "battery_voltage": (3.0, 3.5),
+}
+
+
+def test_a_night_and_a_school_day_of_uplinks_decode_with_the_registered_field_maps() -> None:
+    """Every simulated uplink goes through the same parsing and decoding as a real one
+    (nothing dead-lettered), and gives the quantities its device is registered for."""
+    fleet = load_fleet()
+    known = set(decoders.QUANTITIES)
+    field_maps = {
+        site.device.device_id: parse_field_map(site.device.field_map, known) for site in fleet.sites
+    }
+    simulator = NightSimulator(fleet, start=START, seed=2026, fault_rate=0.02)
+    messages = simulator.messages_until(START + timedelta(hours=24))  # Wed 18:00 to Thu 18:00
+    seen: dict[str, int] = {}
+    faults = 0
+    co2: list[float] = []
+    for topic, body in messages:
+        uplink = parse_message(topic, body)
+        assert uplink is not None, topic
+        site = fleet.site(uplink.device_id)
+        device = site.device
+        assert uplink.f_port == site.f_port
+        try:
+            decoded = decoders.decode(
+                device.decoder,
+                uplink.payload,
+                uplink.f_port,
+                field_map=field_maps[device.device_id],
+            )
+        except decoders.DecodeError as exc:
+            pytest.fail(f"{device.device_id} uplink {uplink.payload.hex()} dead-lettered: {exc}")
+        readings = {reading.quantity: reading for reading in decoded.readings}
+        expected = QUANTITIES_OF[type(site.behaviour)]
+        assert expected <= set(readings), (device.device_id, sorted(readings))
+        seen[device.device_id] = seen.get(device.device_id, 0) + 1
+        if decoded.vendor_fields.get("temperature") == POWER_ON_RESET_C and isinstance(
+            site.behaviour, RoadProbe
+        ):
+            faults += 1
+            surface = readings["road_surface_temperature"]
+            assert surface.value == POWER_ON_RESET_C
+            assert surface.invalid_reason, "an 85.0 °C power-on reading must be flagged"
+            continue
+        for quantity, reading in readings.items():
+            assert reading.valid, (device.device_id, quantity, reading.invalid_reason)
+            if quantity in PLAUSIBLE:
+                low, high = PLAUSIBLE[quantity]
+                assert low <= reading.value <= high, (device.device_id, quantity, reading.value)
+        if "co2" in readings:
+            co2.append(readings["co2"].value)
+    assert set(seen) == {site.device.device_id for site in fleet.sites}
+    assert faults >= 3, "the seeded night must include power-on faults to check"
+    assert max(co2) > 1000.0 > 500.0 > min(co2), "the classroom must fill with CO2 in lessons"

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy.engine import URL, make_url
 
 from storage.registry import ImportRejected, Registry, Sighting
 from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared behaviour tests)
-from tests.unit.registry.registry_behaviour import device, with_routes
+from tests.unit.registry.registry_behaviour import device, run_together, with_routes
 
 pytestmark = pytest.mark.integration
 
@@ -82,26 +81,6 @@ def registry_url(request: pytest.FixtureRequest, postgres_database: URL) -> str:
         connection.execute("DROP SCHEMA public CASCADE")
         connection.execute("CREATE SCHEMA public")
     return postgres_database.render_as_string(hide_password=False)
-
-
-def run_together(work: Callable[[int], object], workers: int) -> list[BaseException]:
-    """Run `work(0..workers-1)` on threads released at the same moment; return what they raised."""
-    start = threading.Barrier(workers)
-    failures: list[BaseException] = []
-
-    def run(worker: int) -> None:
-        try:
-            start.wait()
-            work(worker)
-        except BaseException as problem:  # reported by the test, on its own thread
-            failures.append(problem)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return failures
 
 
 def test_several_processes_may_migrate_at_once(registry_url: str) -> None:

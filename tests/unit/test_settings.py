@@ -104,3 +104,8 @@ def test_every_setting_is_documented() -> None:
         )
         assert row is not None, f"WHERRY_{name.upper()} is missing from docs/configuration.md"
         assert field.description is not None and field.description in row, name
+
+
+def test_the_example_config_file_loads() -> None:
+    example = DOCS.parents[1] / "deploy" / "wherry.toml.example"
+    assert load_settings(example).mqtt_topics == ("v3/my-app@ttn/devices/+/up",)

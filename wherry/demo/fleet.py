@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from wherry.demo.payloads import MILESIGHT_F_PORT
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ROUTES_CSV = DATA_DIR / "routes.csv"
 DEVICES_CSV = DATA_DIR / "devices.csv"
@@ -108,7 +110,7 @@ class WeatherStation:
 
 @dataclass(frozen=True, slots=True)
 class ClassroomSensor:
-    """A school classroom's air: temperature, humidity, CO2 and particulates (Cayenne LPP)."""
+    """A school classroom's air: temperature, humidity, CO2 and particulates (Milesight AM319)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,5 +312,14 @@ def load_fleet(devices_csv: Path = DEVICES_CSV, routes_csv: Path = ROUTES_CSV) -
         if unknown or not radio.heard_by:
             raise FleetError(f"{device.device_id} must be heard by known gateways, not {unknown}")
         interval = _INTERVALS_S.get(device.device_id, 600)
-        sites.append(Site(device=device, behaviour=behaviour, radio=radio, interval_s=interval))
+        f_port = MILESIGHT_F_PORT if isinstance(behaviour, ClassroomSensor) else 1
+        sites.append(
+            Site(
+                device=device,
+                behaviour=behaviour,
+                radio=radio,
+                interval_s=interval,
+                f_port=f_port,
+            )
+        )
     return Fleet(routes=routes, sites=tuple(sites), gateways=GATEWAYS, climates=CLIMATES)

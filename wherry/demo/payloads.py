@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 DECENTLAB_PROTOCOL_VERSION = 2
+MILESIGHT_F_PORT = 85  # every Milesight device sends its readings on FPort 85
 _UINT16_MAX = 0xFFFF
 _DECENTLAB_OFFSET = 32768
 
@@ -137,4 +138,66 @@ def encode_cayenne(values: Sequence[CayenneValue]) -> bytes:
                 f"Cayenne LPP can carry ({low * resolution:g}..{high * resolution:g})"
             )
         frame += struct.pack(f">BB{fmt}", item.channel, item.kind, raw)
+    return bytes(frame)
+
+
+# Milesight AM319 channels in the order the device sends them: (channel, type, struct
+# format of the little-endian value, value per raw unit, what the value is).
+_AM319_LAYOUT = (
+    (0x03, 0x67, "h", 0.1, "temperature"),
+    (0x04, 0x68, "B", 0.5, "humidity"),
+    (0x05, 0x00, "B", 1.0, "activity"),
+    (0x06, 0xCB, "B", 1.0, "light level"),
+    (0x07, 0x7D, "H", 1.0, "CO2"),
+    (0x08, 0x7D, "H", 1.0, "TVOC"),
+    (0x09, 0x73, "H", 0.1, "pressure"),
+    (0x0A, 0x7D, "H", 0.01, "HCHO"),
+    (0x0B, 0x7D, "H", 1.0, "PM2.5"),
+    (0x0C, 0x7D, "H", 1.0, "PM10"),
+)
+
+
+def encode_milesight_am319(
+    *,
+    temperature_c: float | None = None,
+    humidity_pct: float | None = None,
+    activity: bool | None = None,
+    light_level: int | None = None,
+    co2_ppm: float | None = None,
+    tvoc: float | None = None,
+    pressure_hpa: float | None = None,
+    hcho_mg_m3: float | None = None,
+    pm2_5_ug_m3: float | None = None,
+    pm10_ug_m3: float | None = None,
+) -> bytes:
+    """Milesight AM319 (FPort 85): `channel, type, little-endian value` per reading.
+
+    Temperature is int16 /10 °C, humidity uint8 /2 %, activity 1 for motion seen,
+    light level 0..5, CO2 and TVOC uint16, pressure uint16 /10 hPa, HCHO uint16
+    /100 mg/m³, PM2.5 and PM10 uint16 µg/m³. `None` leaves a channel out.
+    """
+    values = (
+        temperature_c,
+        humidity_pct,
+        None if activity is None else int(activity),
+        light_level,
+        co2_ppm,
+        tvoc,
+        pressure_hpa,
+        hcho_mg_m3,
+        pm2_5_ug_m3,
+        pm10_ug_m3,
+    )
+    frame = bytearray()
+    for (channel, kind, fmt, resolution, name), value in zip(_AM319_LAYOUT, values, strict=True):
+        if value is None:
+            continue
+        raw = round(value / resolution)
+        low, high = _RAW_LIMITS[fmt]
+        if not low <= raw <= high:
+            raise PayloadRangeError(
+                f"AM319 {name} {value} is outside what its channel can carry "
+                f"({low * resolution:g}..{high * resolution:g})"
+            )
+        frame += struct.pack(f"<BB{fmt}", channel, kind, raw)
     return bytes(frame)

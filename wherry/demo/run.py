@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway_bridge.sources.mqtt import MqttSource
 from storage import ReadingStore, open_store
@@ -51,9 +52,7 @@ def last_evening() -> datetime:
     return (now - timedelta(days=1)).replace(hour=18, minute=0, second=0, microsecond=0)
 
 
-def run_demo(
-    *, data_dir: Path, speed: float, duration: float | None, echo: Echo = print
-) -> int:
+def run_demo(*, data_dir: Path, speed: float, duration: float | None, echo: Echo = print) -> int:
     quiet_amqtt_logging()
     data_dir = data_dir.resolve()
     broker = EmbeddedBroker()
@@ -140,7 +139,7 @@ def _progress(bridge: Bridge, store: ReadingStore, fleet: Fleet, sim_now: dateti
 
 
 def _publisher(port: int) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wherry-demo-simulator")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="wherry-demo-simulator")
     client.connect("127.0.0.1", port)
     client.loop_start()
     return client

@@ -37,6 +37,7 @@ from wherry.demo.payloads import (
     encode_cayenne,
     encode_dl_ctd10,
     encode_dl_ds18,
+    encode_milesight_am319,
 )
 from wherry.demo.ttn import Session, transmission, uplink_message
 
@@ -50,7 +51,6 @@ _NS = 1_000_000_000
 _MAX_WAIT_S = 0.5
 _T = CayenneType.TEMPERATURE
 _RH = CayenneType.RELATIVE_HUMIDITY
-_ANALOG = CayenneType.ANALOG_INPUT
 
 
 class SimulatorSettingError(ValueError):
@@ -261,16 +261,12 @@ def _weather_station(local: datetime, rng: random.Random) -> bytes:
 
 def _classroom(local: datetime, rng: random.Random) -> bytes:
     air = physics.classroom_air(local)
-    return encode_cayenne(
-        [
-            CayenneValue(1, _T, air.temperature_c + rng.gauss(0.0, 0.1)),
-            CayenneValue(2, _RH, air.relative_humidity_pct + rng.gauss(0.0, 0.5)),
-            # CO2 in ppm does not fit an analog input (±327.67): it rides on the
-            # unsigned 16-bit luminosity type, mapped to co2 in devices.csv.
-            CayenneValue(3, CayenneType.LUMINOSITY, max(400.0, air.co2_ppm + rng.gauss(0.0, 15.0))),
-            CayenneValue(4, _ANALOG, max(0.0, air.pm2_5_ug_m3 + rng.gauss(0.0, 0.6))),
-            CayenneValue(5, _ANALOG, max(0.0, air.pm10_ug_m3 + rng.gauss(0.0, 0.9))),
-        ]
+    return encode_milesight_am319(
+        temperature_c=air.temperature_c + rng.gauss(0.0, 0.1),
+        humidity_pct=air.relative_humidity_pct + rng.gauss(0.0, 0.5),
+        co2_ppm=max(400.0, air.co2_ppm + rng.gauss(0.0, 15.0)),
+        pm2_5_ug_m3=max(0.0, air.pm2_5_ug_m3 + rng.gauss(0.0, 0.6)),
+        pm10_ug_m3=max(0.0, air.pm10_ug_m3 + rng.gauss(0.0, 0.9)),
     )
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+import decoders
 from decoders import Decoded, Reading, decode
 
 
@@ -34,6 +35,7 @@ def test_dew_point_is_derived_when_both_arrive_together() -> None:
     assert dew_point.unit == "°C"
     assert dew_point.source_field == "derived:temperature_1+relative_humidity_2"
     assert dew_point.value == pytest.approx(9.225, abs=0.001)  # 21.5 °C, 45.5 %
+    assert dew_point.value == decoders.dew_point(21.5, 45.5)
     assert decoded.readings[-1] is dew_point
 
 

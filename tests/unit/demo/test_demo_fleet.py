@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import decoders
+from storage.registry.validation import parse_field_map
 from wherry.demo.fleet import (
     DEVICES_CSV,
     ROUTES_CSV,
@@ -73,9 +75,30 @@ def test_weather_station_school_and_river_are_there() -> None:
     assert weather.route_id == "matlock-bank"
     school = by_id["aq-derwent-vale-primary"]
     assert school.public and school.domain == "air" and "School" in school.owner
-    assert "=co2" in school.field_map
+    assert school.decoder == "milesight-am319" and school.dev_eui.startswith("24E124")
     river = by_id["wq-derwent-hall-leys"]
     assert river.decoder == "decentlab-dl-ctd10" and river.domain == "water"
+
+
+def test_every_decoder_exists_takes_the_sites_port_and_maps_to_known_quantities() -> None:
+    quantities = set(decoders.QUANTITIES)
+    for site in load_fleet().sites:
+        device = site.device
+        decoder = decoders.get_decoder(device.decoder)
+        assert decoder.f_ports is None or site.f_port in decoder.f_ports, device.device_id
+        field_map = parse_field_map(device.field_map, quantities)
+        decoders.check_field_map(device.decoder, field_map)
+        assert set(field_map) <= set(decoder.field_units) or not decoder.field_units, (
+            f"{device.device_id} maps a field its decoder does not name"
+        )
+
+
+def test_the_classroom_sensor_is_a_milesight_on_port_85_with_the_default_map() -> None:
+    classroom = load_fleet().site("aq-derwent-vale-primary")
+    assert classroom.f_port == 85
+    assert classroom.device.field_map == ""
+    mapped = decoders.get_decoder("milesight-am319").default_field_map.values()
+    assert {"co2", "pm2_5", "pm10", "air_temperature", "relative_humidity"} <= set(mapped)
 
 
 def test_every_site_is_heard_by_one_to_three_gateways() -> None:

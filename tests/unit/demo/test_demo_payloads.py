@@ -1,8 +1,9 @@
 """The demo's byte encoders produce exactly the vendors' frames.
 
 Vectors are copied from the shared test vectors (TTN Device Repository examples
-for Decentlab DL-DS18 / DL-CTD10, the Cayenne LPP format examples), and values
-are read back with a decoder written from the vendors' published codecs.
+for Decentlab DL-DS18 / DL-CTD10 and Milesight AM319, the Cayenne LPP format
+examples), and values are read back with a decoder written from the vendors'
+published codecs, or with wherry's own `decoders` where the test says so.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import decoders
 from wherry.demo.payloads import (
+    MILESIGHT_F_PORT,
     CayenneType,
     CayenneValue,
     CtdSample,
@@ -22,6 +25,7 @@ from wherry.demo.payloads import (
     encode_cayenne,
     encode_dl_ctd10,
     encode_dl_ds18,
+    encode_milesight_am319,
 )
 
 
@@ -166,24 +170,87 @@ def test_cayenne_matches_the_format_examples(values: list[CayenneValue], expecte
     assert encode_cayenne(values).hex() == expected_hex
 
 
+AM319_EXAMPLE = "0367340104686505000106cb02077da803087d2500097366270a7d04000b7d20000c7d3000"
+
+
+def test_milesight_am319_matches_the_vendor_example() -> None:
+    frame = encode_milesight_am319(
+        temperature_c=30.8,
+        humidity_pct=50.5,
+        activity=True,
+        light_level=2,
+        co2_ppm=936,
+        tvoc=37,
+        pressure_hpa=1008.6,
+        hcho_mg_m3=0.04,
+        pm2_5_ug_m3=32,
+        pm10_ug_m3=48,
+    )
+    assert frame.hex() == AM319_EXAMPLE
+
+
+def test_milesight_am319_example_reads_back_through_the_real_decoder() -> None:
+    frame = encode_milesight_am319(
+        temperature_c=30.8,
+        humidity_pct=50.5,
+        activity=True,
+        light_level=2,
+        co2_ppm=936,
+        tvoc=37,
+        pressure_hpa=1008.6,
+        hcho_mg_m3=0.04,
+        pm2_5_ug_m3=32,
+        pm10_ug_m3=48,
+    )
+    decoded = decoders.decode("milesight-am319", frame, MILESIGHT_F_PORT)
+    assert decoded.vendor_fields == {
+        "temperature": 30.8,
+        "humidity": 50.5,
+        "activity": "trigger",
+        "light_level": 2,
+        "co2": 936,
+        "tvoc": 37,
+        "pressure": 1008.6,
+        "hcho": 0.04,
+        "pm2.5": 32,
+        "pm10": 48,
+    }
+    values = {reading.quantity: reading.value for reading in decoded.readings}
+    assert values["co2"] == 936.0 and values["pm2_5"] == 32.0 and values["pm10"] == 48.0
+    assert all(reading.valid for reading in decoded.readings)
+
+
+def test_milesight_am319_leaves_out_what_it_is_not_given() -> None:
+    assert encode_milesight_am319(co2_ppm=936).hex() == "077da803"
+    assert encode_milesight_am319(temperature_c=-3.4).hex() == "0367deff"
+    assert encode_milesight_am319() == b""
+
+
 @given(
-    air=st.floats(min_value=-30.0, max_value=40.0),
+    air=st.floats(min_value=-20.0, max_value=40.0),
     humidity=st.floats(min_value=0.0, max_value=100.0),
     co2=st.floats(min_value=350.0, max_value=5000.0),
+    pm2_5=st.floats(min_value=0.0, max_value=500.0),
+    pm10=st.floats(min_value=0.0, max_value=900.0),
 )
-def test_cayenne_round_trips_the_classroom_fields(air: float, humidity: float, co2: float) -> None:
-    frame = encode_cayenne(
-        [
-            CayenneValue(1, CayenneType.TEMPERATURE, air),
-            CayenneValue(2, CayenneType.RELATIVE_HUMIDITY, humidity),
-            CayenneValue(3, CayenneType.LUMINOSITY, co2),
-        ]
+def test_milesight_am319_round_trips_the_classroom_fields(
+    air: float, humidity: float, co2: float, pm2_5: float, pm10: float
+) -> None:
+    frame = encode_milesight_am319(
+        temperature_c=air,
+        humidity_pct=humidity,
+        co2_ppm=co2,
+        pm2_5_ug_m3=pm2_5,
+        pm10_ug_m3=pm10,
     )
-    fields = cayenne_fields(frame)
-    assert set(fields) == {"temperature_1", "relative_humidity_2", "luminosity_3"}
-    assert abs(fields["temperature_1"] - air) <= 0.05 + 1e-9
-    assert abs(fields["relative_humidity_2"] - humidity) <= 0.25 + 1e-9
-    assert abs(fields["luminosity_3"] - co2) <= 0.5
+    decoded = decoders.decode("milesight-am319", frame, MILESIGHT_F_PORT)
+    readings = {reading.quantity: reading for reading in decoded.readings}
+    assert {"air_temperature", "relative_humidity", "co2", "pm2_5", "pm10"} <= set(readings)
+    assert abs(readings["air_temperature"].value - air) <= 0.05 + 1e-9
+    assert abs(readings["relative_humidity"].value - humidity) <= 0.25 + 1e-9
+    assert abs(readings["co2"].value - co2) <= 0.5
+    assert abs(readings["pm2_5"].value - pm2_5) <= 0.5
+    assert abs(readings["pm10"].value - pm10) <= 0.5
 
 
 @pytest.mark.parametrize(
@@ -203,6 +270,10 @@ def test_cayenne_round_trips_the_classroom_fields(air: float, humidity: float, c
             "analog_input",
         ),
         (lambda: encode_cayenne([CayenneValue(300, CayenneType.PRESENCE, 1)]), "channel"),
+        (lambda: encode_milesight_am319(co2_ppm=70_000), "CO2"),
+        (lambda: encode_milesight_am319(humidity_pct=130.0), "humidity"),
+        (lambda: encode_milesight_am319(pm10_ug_m3=-1.0), "PM10"),
+        (lambda: encode_milesight_am319(temperature_c=-3300.0), "temperature"),
     ],
 )
 def test_values_a_format_cannot_carry_raise_a_payload_range_error(

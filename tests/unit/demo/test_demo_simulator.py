@@ -76,14 +76,16 @@ def test_topic_names_the_device_in_the_body(night: list[tuple[str, bytes]]) -> N
         assert message["end_device_ids"]["application_ids"]["application_id"] == "wherry-demo"
 
 
-def test_messages_have_the_things_stack_uplink_shape(night: list[tuple[str, bytes]]) -> None:
+def test_messages_have_the_things_stack_uplink_shape(
+    fleet: Fleet, night: list[tuple[str, bytes]]
+) -> None:
     for message in parsed(night):
         ids = message["end_device_ids"]
         assert re.fullmatch(r"[0-9A-F]{16}", ids["dev_eui"])
         assert re.fullmatch(r"260B[0-9A-F]{4}", ids["dev_addr"])
         assert ISO_NS.match(message["received_at"])
         uplink = message["uplink_message"]
-        assert uplink["f_port"] == 1
+        assert uplink["f_port"] == fleet.site(ids["device_id"]).f_port
         assert uplink["f_cnt"] >= 1
         assert base64.b64decode(uplink["frm_payload"], validate=True)
         assert ISO_NS.match(uplink["received_at"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -35,40 +35,6 @@ from storage.registry import (
 from storage.registry.engine import registry_engine
 from storage.registry.models import Base
 from storage.registry.schema import alembic_config
-
-__all__ = [
-    "raw",
-    "registry",
-    "test_a_batch_naming_one_device_many_times_counts_every_uplink",
-    "test_a_database_from_a_newer_wherry_is_refused",
-    "test_a_device_may_not_point_at_a_route_that_does_not_exist",
-    "test_a_new_database_has_no_revision_and_refuses_use_until_migrated",
-    "test_a_route_in_use_cannot_be_deleted_from_under_its_devices",
-    "test_a_ten_megabyte_dead_letter_keeps_64_kib_and_the_whole_digest",
-    "test_an_import_is_all_or_nothing",
-    "test_an_import_needs_an_actor",
-    "test_an_import_refers_only_to_existing_routes",
-    "test_an_out_of_order_uplink_counts_but_does_not_replace_the_latest",
-    "test_concurrent_writers_lose_no_sighting",
-    "test_dead_letter_limit_must_be_positive",
-    "test_dead_letters_are_counted_per_reason",
-    "test_dead_letters_are_listed_newest_first_and_by_reason",
-    "test_device_by_eui_ignores_case_and_separators",
-    "test_downgrading_to_empty_and_upgrading_again_works",
-    "test_five_hundred_devices_with_seven_bad_rows_then_fixed_all_register",
-    "test_hostile_text_in_sightings_and_dead_letters_is_stored_safely",
-    "test_imported_routes_and_devices_read_back_as_given",
-    "test_imports_are_audited_with_who_and_before_and_after",
-    "test_migrate_brings_an_empty_database_to_head_matching_the_models",
-    "test_migrating_twice_is_harmless_and_keeps_the_data",
-    "test_registering_a_device_takes_it_off_the_unregistered_list",
-    "test_reimporting_updates_in_place_and_keeps_what_the_csv_does_not_carry",
-    "test_rows_that_break_rules_are_refused_without_the_csv_parser",
-    "test_sightings_count_uplinks_and_keep_the_latest",
-    "test_sightings_keep_up_with_hundreds_per_second",
-    "test_the_database_refuses_two_devices_with_one_dev_eui",
-    "test_unknown_ids_give_none",
-]
 
 DECODERS = {"ttn", "cayenne-lpp", "decentlab-dl-ds18"}
 QUANTITIES = {"road_surface_temperature", "air_temperature", "battery_voltage", "pm2_5"}
@@ -144,6 +110,32 @@ def sighting(device_id: str, seen_at_ns: int, payload: bytes = b"\x01", **kw: ob
     }
     values.update(kw)
     return Sighting(**values)  # type: ignore[arg-type]
+
+
+def run_together(work: Callable[[int], object], workers: int) -> list[BaseException]:
+    """Run `work(0..workers-1)` on threads released at one moment; return what they raised.
+
+    A worker still running after a minute counts as a failure (a deadlock, not a slow test).
+    """
+    start = threading.Barrier(workers)
+    failures: list[BaseException] = []
+
+    def run(worker: int) -> None:
+        try:
+            start.wait()
+            work(worker)
+        except BaseException as problem:  # reported by the test, on its own thread
+            failures.append(problem)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    stuck = sum(thread.is_alive() for thread in threads)
+    if stuck:
+        failures.append(TimeoutError(f"{stuck} of {workers} workers still running after 60 s"))
+    return failures
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -568,24 +560,13 @@ def test_sightings_keep_up_with_hundreds_per_second(registry: Registry) -> None:
 
 
 def test_concurrent_writers_lose_no_sighting(registry: Registry) -> None:
-    failures: list[BaseException] = []
-
     def write(worker: int) -> None:
-        try:
-            for call in range(25):
-                registry.record_sightings(
-                    [sighting(f"stray-{(n * 7 + worker) % 20}", T0 + call) for n in range(40)]
-                )
-        except BaseException as problem:  # reported below, on the test's thread
-            failures.append(problem)
+        for call in range(25):
+            registry.record_sightings(
+                [sighting(f"stray-{(n * 7 + worker) % 20}", T0 + call) for n in range(40)]
+            )
 
-    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert failures == []
+    assert run_together(write, 4) == []
     assert sum(s.count for s in registry.sightings()) == 4 * 25 * 40
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from storage.registry import (
     Sighting,
 )
 from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared behaviour tests)
+from tests.unit.registry.registry_behaviour import run_together
 
 
 @pytest.fixture(params=["sqlite"])
@@ -74,51 +74,32 @@ def test_an_in_memory_registry_works_for_tests_and_demos() -> None:
 
 def test_two_registries_on_one_file_write_at_the_same_time(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'registry.db'}"
-    first, second = Registry(url), Registry(url)
-    first.migrate()
-    failures: list[BaseException] = []
+    registries = [Registry(url), Registry(url)]
+    registries[0].migrate()
 
-    def write(registry: Registry, name: str) -> None:
-        try:
-            for n in range(100):
-                registry.record_sightings([Sighting("ttn", name, None, None, n, 1, b"")] * 20)
-        except BaseException as problem:
-            failures.append(problem)
+    def write(worker: int) -> None:
+        for n in range(100):
+            registries[worker].record_sightings(
+                [Sighting("ttn", f"stray-{worker}", None, None, n, 1, b"")] * 20
+            )
 
-    threads = [
-        threading.Thread(target=write, args=(first, "a-1")),
-        threading.Thread(target=write, args=(second, "b-1")),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert failures == []
-    assert {s.device_id: s.count for s in first.sightings()} == {"a-1": 2000, "b-1": 2000}
-    first.close()
-    second.close()
+    assert run_together(write, 2) == []
+    assert {s.device_id: s.count for s in registries[0].sightings()} == {
+        "stray-0": 2000,
+        "stray-1": 2000,
+    }
+    for registry in registries:
+        registry.close()
 
 
-def test_two_processes_migrating_at_once_both_succeed(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    registries = [Registry(url) for _ in range(3)]
-    failures: list[BaseException] = []
+@pytest.mark.parametrize("files", [1, 4], ids=["one file", "four files"])
+def test_several_registries_may_migrate_at_once(tmp_path: Path, files: int) -> None:
+    registries = [Registry(f"sqlite:///{tmp_path / f'registry-{n % files}.db'}") for n in range(4)]
 
-    def migrate(registry: Registry) -> None:
-        try:
-            registry.migrate()
-        except BaseException as problem:
-            failures.append(problem)
-
-    threads = [threading.Thread(target=migrate, args=(r,)) for r in registries]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = run_together(lambda n: registries[n].migrate(), 4)
 
     assert failures == []
-    assert {r.current_revision() for r in registries} == {Registry.head_revision()}
+    assert [r.current_revision() for r in registries] == [Registry.head_revision()] * 4
     for registry in registries:
         registry.close()
 
