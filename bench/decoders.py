@@ -31,6 +31,9 @@ from decoders import all_decoders, decode, get_decoder  # noqa: E402
 
 TARGET = 100_000  # payloads/s, for typical Cayenne LPP and Decentlab payloads
 RESULTS = ROOT / "bench" / "results" / "decoders.json"
+# The baseline, measured in the same run: json.loads of a typical TTN uplink message, work
+# every uplink costs anyway. A ratio above 1 means decoding costs less than that parse.
+BASELINE_BODY = (ROOT / "tests" / "fixtures" / "ttn" / "uplink-decoded-two-gateways.json").read_bytes()
 
 # decoder id -> (description, f_port, payload hex, decoded_payload for `ttn`)
 TYPICAL: dict[str, tuple[str, int, str, dict[str, Any] | None]] = {
@@ -154,9 +157,15 @@ def main(argv: list[str] | None = None) -> int:
             calls[f"{decoder_id} fields"] = partial(
                 get_decoder(decoder_id).decode_fields, payload, f_port
             )
+    calls["baseline"] = partial(json.loads, BASELINE_BODY)
     rates = best_rates(calls, args.seconds, args.rounds)
+    baseline = rates["baseline"]
+    print(f"baseline: json.loads of a {len(BASELINE_BODY)}-byte TTN uplink, {baseline:,.0f}/s")
 
-    print(f"{'decoder':30} {'bytes':>5} {'readings':>8} {'decode()/s':>12} {'fields only/s':>14}")
+    print(
+        f"{'decoder':30} {'bytes':>5} {'readings':>8} {'decode()/s':>12} {'× baseline':>10} "
+        f"{'fields only/s':>14}"
+    )
     results = []
     for decoder_id in ids:
         description, f_port, payload_hex, decoded_payload = TYPICAL[decoder_id]
@@ -166,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         fields = rates.get(f"{decoder_id} fields")
         print(
             f"{decoder_id:30} {len(payload):>5} {len(decoded.readings):>8} {full:>12,.0f} "
-            f"{(f'{fields:,.0f}' if fields else '—'):>14}"
+            f"{full / baseline:>10.2f} {(f'{fields:,.0f}' if fields else '—'):>14}"
         )
         results.append(
             {
@@ -177,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 "bytes": len(payload),
                 "readings": len(decoded.readings),
                 "decode_per_second": round(full),
+                "decode_vs_baseline": round(full / baseline, 3),
                 "decode_fields_per_second": round(fields) if fields else None,
             }
         )
@@ -189,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": about,
                 "target_per_second": TARGET,
+                "baseline": {
+                    "what": f"json.loads of a {len(BASELINE_BODY)}-byte TTN uplink message",
+                    "per_second": round(baseline),
+                },
                 "clock": f"process CPU time, best of {args.rounds} round-robin rounds",
                 "results": results,
             },

@@ -31,7 +31,13 @@ ensure_venv() {
     fi
     echo "==> installing wherry${extras} into .venv"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}" 2>&1 \
-        | grep -v "^WARNING: Location" || true
-    .venv/bin/python -c 'import wherry.cli' || { echo "installing wherry failed" >&2; exit 1; }
+    local log
+    log=$(mktemp)
+    if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}" \
+            >"$log" 2>&1 || ! .venv/bin/python -c 'import wherry.cli' 2>>"$log"; then
+        tail -n 40 "$log" >&2
+        echo "installing wherry failed (full log: $log)" >&2
+        exit 1
+    fi
+    rm -f "$log"
 }

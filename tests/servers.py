@@ -119,8 +119,14 @@ def mosquitto(directory: Path) -> ServerProcess:
     return server
 
 
-def influxd(directory: Path) -> ServerProcess:
-    """InfluxDB 1.x with its HTTP API on a free port and all data under `directory`."""
+def influxd(
+    directory: Path, *, http_settings: str = "", name: str = "influxd", ping: bool = True
+) -> ServerProcess:
+    """InfluxDB 1.x with its HTTP API on a free port and all data under `directory`.
+
+    `http_settings` adds lines to the `[http]` section (auth, https); with `ping`
+    off the caller checks readiness itself (an https server does not answer http).
+    """
     binary = require_binary("influxd", "apt-get install influxdb (the README's test command does)")
     http_port, bind_port = free_port(), free_port()
     directory.mkdir(parents=True, exist_ok=True)
@@ -140,14 +146,17 @@ bind-address = "127.0.0.1:{bind_port}"
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false
   max-body-size = 0
+{http_settings}
 [monitor]
   store-enabled = false
 [continuous_queries]
   enabled = false
 """
     )
-    server = ServerProcess("influxd", http_port, directory, [binary, "-config", str(config)])
+    server = ServerProcess(name, http_port, directory, [binary, "-config", str(config)])
     server.start()
+    if not ping:
+        return server
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -551,38 +551,17 @@ def _secured_influxd(directory: Path) -> tuple[servers.ServerProcess, Path]:
         check=True,
         capture_output=True,
     )  # fmt: skip
-    binary = servers.require_binary("influxd", "apt-get install influxdb")
-    http_port, bind_port = servers.free_port(), servers.free_port()
-    config = directory / "influxdb.conf"
-    config.write_text(
-        f"""
-reporting-disabled = true
-bind-address = "127.0.0.1:{bind_port}"
-[meta]
-  dir = "{directory}/meta"
-[data]
-  dir = "{directory}/data"
-  wal-dir = "{directory}/wal"
-  query-log-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:{http_port}"
-  log-enabled = false
-  auth-enabled = true
+    server = servers.influxd(
+        directory,
+        name="influxd-secured",
+        ping=False,
+        http_settings=f"""  auth-enabled = true
   https-enabled = true
   https-certificate = "{certificate}"
   https-private-key = "{key}"
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-"""
+""",
     )
-    server = servers.ServerProcess(
-        "influxd-secured", http_port, directory, [binary, "-config", str(config)]
-    )
-    server.start()
-    base = f"https://127.0.0.1:{http_port}"
+    base = f"https://127.0.0.1:{server.port}"
     admin = httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=str(certificate)))
     deadline = time.monotonic() + 20
     while True:  # the first user may be created without credentials, and must be an admin

@@ -82,3 +82,17 @@ def test_a_bad_setting_stops_the_command_with_its_name(tmp_path: Path) -> None:
     result = wherry("run", env={"WHERRY_MQTT_URL": "http://broker"})
     assert result.returncode == 2
     assert "WHERRY_MQTT_URL: expected mqtt://" in result.stderr
+
+
+def test_the_demo_shows_readings_flowing_and_stops_cleanly(tmp_path: Path) -> None:
+    result = wherry(
+        "demo", "--data-dir", str(tmp_path / "demo"), "--duration", "8", env={}, timeout=90
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "registered or updated 10 device(s)" in result.stdout
+    assert "road surface °C" in result.stdout
+    stored = int(result.stdout.split("stopped. ")[1].split(" uplinks stored")[0])
+    assert stored >= 40  # about ten a second at 600×
+    assert "dead letter" not in result.stderr
+    with Registry(f"sqlite:///{tmp_path / 'demo' / 'registry.db'}") as registry:
+        assert registry.dead_letter_counts() == {}

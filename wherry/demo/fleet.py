@@ -15,26 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.registry import DEVICE_COLUMNS, ROUTE_COLUMNS
 from wherry.demo.payloads import MILESIGHT_F_PORT
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ROUTES_CSV = DATA_DIR / "routes.csv"
 DEVICES_CSV = DATA_DIR / "devices.csv"
-
-ROUTE_COLUMNS = ("route_id", "name", "length_km", "priority", "area")
-DEVICE_COLUMNS = (
-    "device_id",
-    "dev_eui",
-    "name",
-    "decoder",
-    "domain",
-    "route_id",
-    "latitude",
-    "longitude",
-    "public",
-    "owner",
-    "field_map",
-)
 
 
 class FleetError(ValueError):
