@@ -33,7 +33,9 @@ TARGET = 100_000  # payloads/s, for typical Cayenne LPP and Decentlab payloads
 RESULTS = ROOT / "bench" / "results" / "decoders.json"
 # The baseline, measured in the same run: json.loads of a typical TTN uplink message, work
 # every uplink costs anyway. A ratio above 1 means decoding costs less than that parse.
-BASELINE_BODY = (ROOT / "tests" / "fixtures" / "ttn" / "uplink-decoded-two-gateways.json").read_bytes()
+BASELINE_BODY = (
+    ROOT / "tests" / "fixtures" / "ttn" / "uplink-decoded-two-gateways.json"
+).read_bytes()
 
 # decoder id -> (description, f_port, payload hex, decoded_payload for `ttn`)
 TYPICAL: dict[str, tuple[str, int, str, dict[str, Any] | None]] = {
