@@ -84,5 +84,3 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.document.write_text(updated, encoding="utf-8")
     return 0
-
-

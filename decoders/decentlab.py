@@ -96,8 +96,10 @@ class DecentlabDecoder(Decoder):
         if size != expected:
             if size < expected:
                 raise truncated(
-                    f"the sensors announced by flags 0x{flags:04x}", _HEADER_SIZE,
-                    expected - 1, size,
+                    f"the sensors announced by flags 0x{flags:04x}",
+                    _HEADER_SIZE,
+                    expected - 1,
+                    size,
                 )
             raise DecodeError(
                 f"oversized payload: flags 0x{flags:04x} announce {expected} bytes, got "
@@ -140,13 +142,15 @@ _PR36_KP = 8192
 
 DECODERS = (
     _model(
-        "DL-DS18", "dl-ds18-codec",
+        "DL-DS18",
+        "dl-ds18-codec",
         "DS18B20 temperature probe; in wherry's pilot, a road-surface temperature sensor.",
         (sensor(1, Value("temperature", 0, _signed(32768, 16), "°C")), BATTERY),
         {"temperature": "road_surface_temperature", "battery_voltage": "battery_voltage"},
     ),
     _model(
-        "DL-PM", "dl-pm-codec",
+        "DL-PM",
+        "dl-pm-codec",
         "Particulate matter, air temperature, humidity and barometric pressure.",
         (
             BATTERY,
@@ -182,7 +186,8 @@ DECODERS = (
         },
     ),
     _model(
-        "DL-CTD10", "dl-ctd10-codec",
+        "DL-CTD10",
+        "dl-ctd10-codec",
         "Water depth, temperature and electrical conductivity (CTD-10 probe).",
         (
             sensor(
@@ -202,13 +207,15 @@ DECODERS = (
         },
     ),
     _model(
-        "DL-PR26", "dl-pr26-0-1-codec",
+        "DL-PR26",
+        "dl-pr26-0-1-codec",
         "Liquid pressure and temperature; the 0–1 bar calibration of TTN's dl-pr26-0-1 codec.",
         (
             sensor(
                 2,
                 Value(
-                    "pressure", 0,
+                    "pressure",
+                    0,
                     lambda x: (x - 16384) / 32768 * (_PR26_PMAX - _PR26_PMIN) + _PR26_PMIN,
                     "bar",
                 ),
@@ -223,7 +230,8 @@ DECODERS = (
         },
     ),
     _model(
-        "DL-PR36", "dl-pr36-8192-codec",
+        "DL-PR36",
+        "dl-pr36-8192-codec",
         "High-precision liquid pressure and temperature (kp 8192, TTN codec dl-pr36-8192).",
         (
             sensor(
@@ -240,7 +248,8 @@ DECODERS = (
         },
     ),
     _model(
-        "DL-PR36CTD", "dl-pr36ctd-8192-codec",
+        "DL-PR36CTD",
+        "dl-pr36ctd-8192-codec",
         "Liquid pressure, temperature and electrical conductivity (kp 8192).",
         (
             sensor(
@@ -260,7 +269,8 @@ DECODERS = (
         },
     ),
     _model(
-        "DL-OPTOD", "dl-optod-codec",
+        "DL-OPTOD",
+        "dl-optod-codec",
         "Optical dissolved oxygen and temperature.",
         (
             sensor(
@@ -281,7 +291,8 @@ DECODERS = (
         },
     ),
     _model(
-        "DL-NTU", "dl-ntu-codec",
+        "DL-NTU",
+        "dl-ntu-codec",
         "Optical turbidity and temperature.",
         (
             sensor(
@@ -301,7 +312,8 @@ DECODERS = (
         },
     ),
     _model(
-        "DL-PHEHT", "dl-pheht-codec",
+        "DL-PHEHT",
+        "dl-pheht-codec",
         "pH, redox potential (ORP) and temperature.",
         (
             sensor(

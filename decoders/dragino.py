@@ -294,20 +294,26 @@ _LSN50V2_MAP = {
 
 DECODERS = (
     _model(
-        "LSN50v2-D20", "lsn50v2-d20-codec",
+        "LSN50v2-D20",
+        "lsn50v2-d20-codec",
         "LSN50 v2 node with a D20 DS18B20 probe (TempC1: road surface); all LSN50v2 work "
         "modes, SHT air sensor in IIC mode.",
-        _lsn50v2, _LSN50V2_MAP, _LSN50V2_UNITS,
-    ),
-    _model(
-        "LSN50v2-D20-D22-D23", "lsn50v2-d20-d22-d23-codec",
-        "LSN50 v2 with one to three DS18B20 probes (red, white, black leads); the red "
-        "lead is the road-surface probe. Other work modes as LSN50v2-D20.",
-        _lsn50v2_d2x, {**_LSN50V2_MAP, "Temp_Red": "road_surface_temperature"},
+        _lsn50v2,
+        _LSN50V2_MAP,
         _LSN50V2_UNITS,
     ),
     _model(
-        "LAQ4", "laq4-codec",
+        "LSN50v2-D20-D22-D23",
+        "lsn50v2-d20-d22-d23-codec",
+        "LSN50 v2 with one to three DS18B20 probes (red, white, black leads); the red "
+        "lead is the road-surface probe. Other work modes as LSN50v2-D20.",
+        _lsn50v2_d2x,
+        {**_LSN50V2_MAP, "Temp_Red": "road_surface_temperature"},
+        _LSN50V2_UNITS,
+    ),
+    _model(
+        "LAQ4",
+        "laq4-codec",
         "Indoor air quality: CO2, TVOC, temperature and humidity.",
         _laq4,
         {
@@ -320,23 +326,26 @@ DECODERS = (
         {"Bat_V": "V", "TVOC_ppb": "ppb", "CO2_ppm": "ppm", "TempC_SHT": "°C", "Hum_SHT": "%"},
     ),
     _model(
-        "LDDS75", "ldds75-codec",
+        "LDDS75",
+        "ldds75-codec",
         "Ultrasonic distance sensor, original codec: 4-byte frames are reported as "
-        "\"No Sensor\" as Dragino's codec does; 5-byte frames are read as battery, distance "
+        '"No Sensor" as Dragino\'s codec does; 5-byte frames are read as battery, distance '
         "(bytes 2–3, where Dragino's codec wrongly puts the battery) and interrupt flag.",
         _ldds75,
         {"distance": "distance", "Bat": "battery_voltage"},
         {"Bat": "V", "distance": "mm"},
     ),
     _model(
-        "LDDS75-114", "ldds75-114-codec",
+        "LDDS75-114",
+        "ldds75-114-codec",
         "Ultrasonic distance sensor, firmware 1.1.4 codec (8-byte frames with a DS18B20).",
         _ldds75_114,
         {"Distance": "distance", "Bat": "battery_voltage"},
         {"Bat": "V", "Distance": "mm", "TempC_DS18B20": "°C"},
     ),
     _model(
-        "LSPH01", "lsph01-codec",
+        "LSPH01",
+        "lsph01-codec",
         "Soil/water pH probe with its temperature; negative probe temperatures are read "
         "as two's complement (Dragino's codec is 0.1 °C off below zero).",
         _lsph01,

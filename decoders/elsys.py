@@ -156,8 +156,9 @@ class ElsysDecoder(Decoder):
             name, length, read = kind
             end = at + 1 + length
             if end > size:
-                raise truncated(f"{name} (type 0x{payload[at]:02x} at byte {at})", at + 1,
-                                end - 1, size)
+                raise truncated(
+                    f"{name} (type 0x{payload[at]:02x} at byte {at})", at + 1, end - 1, size
+                )
             read(out, payload, at + 1)
             at = end
         return out
@@ -185,7 +186,8 @@ _ROOM = {
 
 DECODERS = (
     _model(
-        "ELT-2", "elt-2-codec",
+        "ELT-2",
+        "elt-2-codec",
         "Outdoor box with internal temperature, humidity and pressure; its external "
         "probe input (externalTemperature) is the road-surface probe.",
         {
@@ -199,12 +201,14 @@ DECODERS = (
     ),
     _model("ERS", "ers-codec", "Indoor room sensor: temperature, humidity, light, motion.", _ROOM),
     _model(
-        "ERS CO2", "ers-co2-codec",
+        "ERS CO2",
+        "ers-co2-codec",
         "Indoor room sensor with CO2: temperature, humidity, light, motion, CO2.",
         {**_ROOM, "co2": "co2"},
     ),
     _model(
-        "ERS CO2 Lite", "ers-co2-lite-codec",
+        "ERS CO2 Lite",
+        "ers-co2-lite-codec",
         "Indoor CO2 sensor: temperature, humidity, CO2.",
         {**_ROOM, "co2": "co2"},
     ),

@@ -141,7 +141,9 @@ class MilesightDecoder(Decoder):
             if end > size:
                 raise truncated(
                     f"{name or 'the value'} (channel 0x{channel:02x} at byte {at})",
-                    at + 2, end - 1, size,
+                    at + 2,
+                    end - 1,
+                    size,
                 )
             if name is not None:
                 out[name] = read(payload, at + 2)
@@ -194,28 +196,32 @@ _AMBIENCE_MAP = {
 
 DECODERS = (
     _model(
-        "EM500-PT100", "em500-pt100-codec",
+        "EM500-PT100",
+        "em500-pt100-codec",
         "PT100 temperature probe; in wherry's pilot, a road-surface temperature sensor.",
         _TEMPERATURE,
         {"temperature": "road_surface_temperature"},
         {"temperature": "°C"},
     ),
     _model(
-        "EM500-SWL", "em500-swl-codec",
+        "EM500-SWL",
+        "em500-swl-codec",
         "Submersible water level sensor; level is reported in cm.",
         {(0x03, 0x77): ("level", 2, _u16)},
         {"level": "water_level"},
         {"level": "cm"},
     ),
     _model(
-        "AM103", "am103-codec",
+        "AM103",
+        "am103-codec",
         "Indoor ambience: temperature, humidity, CO2.",
         {**_TEMPERATURE, **_HUMIDITY, (0x07, 0x7D): ("co2", 2, _u16)},
         {"temperature": "air_temperature", "humidity": "relative_humidity", "co2": "co2"},
         {"temperature": "°C", "humidity": "%", "co2": "ppm"},
     ),
     _model(
-        "AM307", "am307-codec",
+        "AM307",
+        "am307-codec",
         "Indoor ambience: temperature, humidity, PIR, light level, CO2, TVOC, pressure. "
         "The PIR activity count (channel 0x05 type 0x6A) of newer firmware is skipped, as "
         "Milesight's codec does not report it.",
@@ -224,7 +230,8 @@ DECODERS = (
         _AMBIENCE_UNITS,
     ),
     _model(
-        "AM319", "am319-codec",
+        "AM319",
+        "am319-codec",
         "Indoor ambience: temperature, humidity, activity, light, CO2, TVOC, pressure, "
         "HCHO, PM2.5, PM10 (or O3).",
         _ambience("activity", "pm2.5"),

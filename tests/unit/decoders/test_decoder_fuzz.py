@@ -23,9 +23,7 @@ from decoders.cayenne_lpp import _TYPES as CAYENNE_TYPES
 from decoders.decentlab import DecentlabDecoder
 from decoders.elsys import _TYPES as ELSYS_TYPES
 
-FUZZ = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DECODER_IDS = [decoder.id for decoder in all_decoders()]
 REASON = re.compile(r"^(not_finite|probe_error|out_of_range|not_a_number|unit_mismatch): \S")
 
@@ -92,8 +90,9 @@ json_values = st.recursive(
     | st.sampled_from([10**400, -(10**400), 2**53, 2**1024])
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=40,
 )
 value_objects = st.fixed_dictionaries(

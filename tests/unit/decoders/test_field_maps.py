@@ -27,11 +27,13 @@ def test_device_map_overrides_a_default() -> None:
 
 
 def test_device_map_extends_the_defaults() -> None:
-    decoded = decode("cayenne-lpp", bytes.fromhex("03670110056700ff"), 1,
-                     field_map={"temperature_5": "road_surface_temperature"})
-    assert [(r.quantity, r.value) for r in decoded.readings] == [
-        ("road_surface_temperature", 25.5)
-    ]
+    decoded = decode(
+        "cayenne-lpp",
+        bytes.fromhex("03670110056700ff"),
+        1,
+        field_map={"temperature_5": "road_surface_temperature"},
+    )
+    assert [(r.quantity, r.value) for r in decoded.readings] == [("road_surface_temperature", 25.5)]
 
 
 def test_empty_quantity_removes_a_default() -> None:
@@ -86,7 +88,9 @@ def test_parse_field_map_reads_the_csv_column() -> None:
 
 def test_ttn_units_from_value_objects_are_converted() -> None:
     decoded = decode(
-        "ttn", b"", 1,
+        "ttn",
+        b"",
+        1,
         decoded_payload={
             "t": {"value": 50, "unit": "°F"},
             "level": {"value": 250, "unit": "cm"},
@@ -111,7 +115,9 @@ def test_ttn_units_from_value_objects_are_converted() -> None:
 
 def test_ttn_unit_that_cannot_convert_is_flagged() -> None:
     (reading,) = decode(
-        "ttn", b"", 1,
+        "ttn",
+        b"",
+        1,
         decoded_payload={"d": {"value": 3, "unit": "furlong"}},
         field_map={"d": "distance"},
     ).readings
@@ -122,7 +128,9 @@ def test_ttn_unit_that_cannot_convert_is_flagged() -> None:
 
 def test_ttn_strings_with_units_and_nested_fields() -> None:
     decoded = decode(
-        "ttn", b"", 2,
+        "ttn",
+        b"",
+        2,
         decoded_payload={"Distance": "2799 mm", "probe": {"temp": -2.5}, "ok": True},
         field_map={"Distance": "distance", "probe.temp": "road_surface_temperature"},
     )
@@ -141,7 +149,9 @@ def test_ttn_defaults_cover_the_things_stack_cayenne_formatter() -> None:
         decoded_payload={"temperature_1": 27.200000762939453, "relative_humidity_2": 5},
     )
     assert [r.quantity for r in decoded.readings] == [
-        "air_temperature", "relative_humidity", "dew_point",
+        "air_temperature",
+        "relative_humidity",
+        "dew_point",
     ]
 
 
