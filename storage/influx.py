@@ -17,22 +17,33 @@ import heapq
 import logging
 import ssl
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from storage.errors import StoreRejected, StoreUnavailable
 from storage.line_protocol import MAX_TIME_NS, MIN_TIME_NS, check_points, encode_point
 from storage.points import FieldValue, Point
+from storage.readings import (
+    NUMERIC_KINDS,
+    AggregateFunction,
+    AggregateValue,
+    check_aggregate,
+    newest_per_group,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH_POINTS = 5_000
 DEFAULT_TIMEOUT = 10.0
 GZIP_LEVEL = 1  # on 5,000 points: 18x smaller, 2x faster than level 5
+RECENT_CONDITION = "time >= now() - 1d"  # where `latest` looks first
+LATEST_FALLBACK_GROUPS = 200  # groups named in one query when looking further back
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def quote_identifier(name: str) -> str:
@@ -105,6 +116,7 @@ class InfluxStore:
         self.create_database = create_database
         self.max_batch_points = max_batch_points
         self._database_ready = False
+        self._query_path = "/query?" + urlencode(self._params(epoch="ns"))
         self._lock = threading.Lock()
         self._field_types: dict[str, dict[str, frozenset[str]]] = {}
         headers = {"User-Agent": "wherry"}
@@ -133,7 +145,7 @@ class InfluxStore:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str],
+        params: Mapping[str, str] | None,
         content: bytes | None = None,
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -253,8 +265,14 @@ class InfluxStore:
     def _run(self, statement: str) -> list[dict[str, Any]]:
         """Run one InfluxQL statement; its series, or StoreRejected with Influx's reason."""
         self._prepare()
+        # The query string is encoded once and the body by hand: httpx's params= and data=
+        # cost a third of its CPU per query, and the API runs many small queries.
         response = self._request(
-            "POST", "/query", params=self._params(epoch="ns"), data={"q": statement}
+            "POST",
+            self._query_path,
+            params=None,
+            content=urlencode({"q": statement}).encode("utf-8"),
+            headers=_FORM,
         )
         self._raise_for_status(response, "run a query")
         try:
@@ -275,10 +293,7 @@ class InfluxStore:
     def _where(
         self, tags: Mapping[str, str] | None, start_ns: int | None, end_ns: int | None
     ) -> str:
-        conditions = [
-            f"{quote_identifier(key)}::tag = {quote_literal(value)}"
-            for key, value in sorted((tags or {}).items())
-        ]
+        conditions = _tag_conditions(tags)
         if start_ns is not None:
             conditions.append(f"time >= {start_ns}")
         if end_ns is not None:
@@ -293,32 +308,35 @@ class InfluxStore:
         start_ns: int | None = None,
         end_ns: int | None = None,
         limit: int | None = None,
+        fields: Collection[str] | None = None,
     ) -> list[Point]:
-        start_ns = _time_bound(start_ns, "start_ns")
-        end_ns = _time_bound(end_ns, "end_ns")
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
                 raise ValueError(f"limit must be an int >= 0, not {limit!r}")
             if limit == 0:  # InfluxQL reads LIMIT 0 as "no limit"
                 return []
-        if start_ns is not None:
-            if start_ns > MAX_TIME_NS:
-                return []
-            start_ns = max(start_ns, MIN_TIME_NS)
-        if end_ns is not None:
-            if end_ns <= MIN_TIME_NS:
-                return []
-            end_ns = min(end_ns, MAX_TIME_NS + 1)
+        bounds = _clamped(start_ns, end_ns)
+        if bounds is None:
+            return []
+        start_ns, end_ns = bounds
+        # A field name InfluxQL cannot write (CR, NUL) is carried by no stored point.
+        wanted = sorted(name for name in set(fields) if _nameable(name)) if fields else None
+        if (fields is not None and not wanted) or not _nameable(
+            measurement, *(tags or {}).keys(), *(tags or {}).values()
+        ):
+            return []
         # GROUP BY * returns tags as series tags, apart from fields; LIMIT then applies per
-        # series, so the series are merged by time and cut to `limit` here.
+        # series, so the series are merged by time and cut to `limit` here. Rows whose
+        # selected fields are all null are not returned: `fields` selects points by field.
+        selected = (
+            ",".join(f"{quote_identifier(name)}::field" for name in wanted) if wanted else "*"
+        )
         statement = (
-            f"SELECT * FROM {quote_identifier(measurement)}"
+            f"SELECT {selected} FROM {quote_identifier(measurement)}"
             f"{self._where(tags, start_ns, end_ns)} GROUP BY * ORDER BY time ASC"
         )
         if limit is not None:
             statement += f" LIMIT {int(limit)}"
-        if not _nameable(measurement, *(tags or {}).keys(), *(tags or {}).values()):
-            return []
         series = self._run(statement)
         if not series:
             return []
@@ -359,6 +377,135 @@ class InfluxStore:
         self._field_types[measurement] = types
         return types
 
+    def latest(
+        self,
+        measurement: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        group_by: str = "device_id",
+    ) -> dict[str, Point]:
+        # Not last(*): it takes each field's last value on its own, which may come from
+        # different points. The newest row of each series is a whole point, and the newest
+        # series of each group wins. InfluxDB opens every shard a query's time range
+        # touches, so the newest rows are asked for over the last day first (one shard,
+        # ~5x faster on 30 days of data); only groups with nothing that recent are looked
+        # for again without a bound.
+        if not _nameable(measurement, group_by, *(tags or {}).keys(), *(tags or {}).values()):
+            return {}
+        conditions = _tag_conditions(tags)
+        points = self._newest_rows(measurement, [*conditions, RECENT_CONDITION], group_by)
+        if tags and tags.get(group_by):
+            groups = {tags[group_by]}
+        else:
+            groups = self._tag_values(measurement, group_by, conditions)
+        missing = sorted(groups - {point.tags[group_by] for point in points})
+        if len(missing) > len(groups) // 2:
+            points += self._newest_rows(measurement, conditions, group_by)
+        else:
+            for start in range(0, len(missing), LATEST_FALLBACK_GROUPS):
+                chosen = " OR ".join(
+                    f"{quote_identifier(group_by)}::tag = {quote_literal(group)}"
+                    for group in missing[start : start + LATEST_FALLBACK_GROUPS]
+                )
+                points += self._newest_rows(measurement, [*conditions, f"({chosen})"], group_by)
+        return newest_per_group(points, group_by)
+
+    def _newest_rows(
+        self, measurement: str, conditions: Sequence[str], group_by: str
+    ) -> list[Point]:
+        """The newest point of each series matching `conditions` that has tag `group_by`."""
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        statement = (
+            f"SELECT * FROM {quote_identifier(measurement)}{where} "
+            "GROUP BY * ORDER BY time DESC LIMIT 1"
+        )
+        series = [one for one in self._run(statement) if (one.get("tags") or {}).get(group_by)]
+        if not series:
+            return []
+        types = self._types_of(measurement, series)
+        return [point for one in series for point in self._series_points(measurement, one, types)]
+
+    def _tag_values(self, measurement: str, key: str, conditions: Sequence[str]) -> set[str]:
+        """Values of tag `key` among series matching `conditions` (from the index: cheap)."""
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        statement = (
+            f"SHOW TAG VALUES FROM {quote_identifier(measurement)} "
+            f"WITH KEY = {quote_identifier(key)}{where}"
+        )
+        return {
+            str(row[1]) for one in self._run(statement) for row in one.get("values") or [] if row[1]
+        }
+
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        *,
+        function: AggregateFunction,
+        window_ns: int,
+        start_ns: int,
+        end_ns: int,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[tuple[int, AggregateValue]]:
+        check_aggregate(function, window_ns)
+        bounds = _clamped(_time_bound(start_ns, "start_ns"), _time_bound(end_ns, "end_ns"))
+        if bounds is None or not _nameable(
+            measurement, field, *(tags or {}).keys(), *(tags or {}).values()
+        ):
+            return []
+        start, end = bounds
+        if start is None or end is None or start >= end:
+            return []
+        kinds = self._types_of(measurement, [{"columns": ["time", field]}]).get(field)
+        if not kinds:
+            return []
+        if function != "count" and not kinds <= NUMERIC_KINDS:
+            raise StoreRejected(
+                f"cannot take the {function} of field {field!r} of {measurement!r}: it holds "
+                f"{'/'.join(sorted(kinds))} values; only count works on those"
+            )
+        statement = (
+            f"SELECT {function}({quote_identifier(field)}::field) "
+            f"FROM {quote_identifier(measurement)}{self._where(tags, start, end)} "
+            f"GROUP BY time({int(window_ns)}ns) fill(none)"
+        )
+        series = self._run(statement)
+        if not series:
+            return []
+        cast = _aggregate_cast(function, kinds)
+        return [
+            (int(row[0]), cast(row[1]))
+            for row in series[0].get("values") or []
+            if row[1] is not None
+        ]
+
+    def field_names(
+        self,
+        measurement: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> list[str]:
+        bounds = _clamped(_time_bound(start_ns, "start_ns"), _time_bound(end_ns, "end_ns"))
+        if bounds is None or not _nameable(
+            measurement, *(tags or {}).keys(), *(tags or {}).values()
+        ):
+            return []
+        statement = (
+            f"SELECT count(*) FROM {quote_identifier(measurement)}{self._where(tags, *bounds)}"
+        )
+        series = self._run(statement)
+        if not series or not series[0].get("values"):
+            return []
+        columns: list[str] = series[0]["columns"]
+        row = series[0]["values"][0]
+        return sorted(
+            column.removeprefix("count_")
+            for column, value in zip(columns[1:], row[1:], strict=True)
+            if value
+        )
+
     def count(self, measurement: str, field: str, *, tags: Mapping[str, str] | None = None) -> int:
         if not _nameable(measurement, field, *(tags or {}).keys(), *(tags or {}).values()):
             return 0
@@ -391,6 +538,40 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
         visited.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def _tag_conditions(tags: Mapping[str, str] | None) -> list[str]:
+    """InfluxQL conditions for exact tag values; '' matches series without the tag."""
+    return [
+        f"{quote_identifier(key)}::tag = {quote_literal(value)}"
+        for key, value in sorted((tags or {}).items())
+    ]
+
+
+def _clamped(start_ns: int | None, end_ns: int | None) -> tuple[int | None, int | None] | None:
+    """Time bounds InfluxQL can take, or None when no stored time can lie between them."""
+    start_ns = _time_bound(start_ns, "start_ns")
+    end_ns = _time_bound(end_ns, "end_ns")
+    if start_ns is not None:
+        if start_ns > MAX_TIME_NS:
+            return None
+        start_ns = max(start_ns, MIN_TIME_NS)
+    if end_ns is not None:
+        if end_ns <= MIN_TIME_NS:
+            return None
+        end_ns = min(end_ns, MAX_TIME_NS + 1)
+    return start_ns, end_ns
+
+
+def _aggregate_cast(function: str, kinds: frozenset[str]) -> Callable[[Any], AggregateValue]:
+    """How to read an aggregate from JSON, where the float 2.0 arrives as 2."""
+    if function == "count":
+        return int
+    if function == "mean" or kinds == {"float"}:
+        return float
+    if kinds == {"integer"}:
+        return int
+    return lambda value: value
 
 
 def _typed(value: Any, kinds: frozenset[str] | None) -> FieldValue:

@@ -24,13 +24,20 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from storage.errors import StoreRejected, StoreUnavailable
 from storage.line_protocol import FIELD_TYPES, check_points, field_type, stored_tags
 from storage.points import FieldValue, Point
+from storage.readings import (
+    NUMERIC_KINDS,
+    AggregateFunction,
+    AggregateValue,
+    check_aggregate,
+    newest_per_group,
+)
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +260,7 @@ class SQLiteStore:
         start_ns: int | None = None,
         end_ns: int | None = None,
         limit: int | None = None,
+        fields: Collection[str] | None = None,
     ) -> list[Point]:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, not {limit}")
@@ -262,20 +270,130 @@ class SQLiteStore:
             series = self._matching_series(connection, measurement, tags)
             if not series:
                 return []
-            fields = {
-                int(field_id): (str(name), str(kind))
-                for field_id, name, kind in connection.execute(
-                    "SELECT field_id, name, kind FROM field WHERE measurement = ?",
-                    (measurement,),
-                )
-            }
+            known = self._fields_of(connection, measurement)
             sql, params = self._sample_filter(series, start_ns, end_ns)
+            if fields is not None:
+                wanted = [field_id for field_id, (name, _) in known.items() if name in fields]
+                if not wanted:
+                    return []
+                sql += " AND field_id IN (SELECT value FROM json_each(?))"
+                params.append(json.dumps(wanted))
             cursor = connection.execute(
                 f"SELECT series_id, time_ns, field_id, value FROM sample WHERE {sql} "
                 "ORDER BY time_ns, series_id",
                 params,
             )
-            return _points(measurement, cursor, series, fields, limit)
+            return _points(measurement, cursor, series, known, limit)
+
+    @staticmethod
+    def _fields_of(connection: sqlite3.Connection, measurement: str) -> dict[int, tuple[str, str]]:
+        """field_id -> (name, kind) for every field of `measurement`."""
+        return {
+            int(field_id): (str(name), str(kind))
+            for field_id, name, kind in connection.execute(
+                "SELECT field_id, name, kind FROM field WHERE measurement = ?", (measurement,)
+            )
+        }
+
+    def latest(
+        self,
+        measurement: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        group_by: str = "device_id",
+    ) -> dict[str, Point]:
+        with self._using("read") as connection:
+            series = {
+                series_id: series_tags
+                for series_id, series_tags in self._matching_series(
+                    connection, measurement, tags
+                ).items()
+                if series_tags.get(group_by)
+            }
+            if not series:
+                return {}
+            known = self._fields_of(connection, measurement)
+            # The newest time of each series (one index seek each), then its whole point.
+            rows = connection.execute(
+                "WITH newest (series_id, time_ns) AS ("
+                " SELECT ids.value, (SELECT max(time_ns) FROM sample WHERE series_id = ids.value)"
+                " FROM json_each(?) AS ids)"
+                " SELECT sample.series_id, sample.time_ns, sample.field_id, sample.value"
+                " FROM newest JOIN sample USING (series_id, time_ns)"
+                " ORDER BY sample.time_ns, sample.series_id",
+                (json.dumps(list(series)),),
+            )
+            return newest_per_group(_points(measurement, rows, series, known, None), group_by)
+
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        *,
+        function: AggregateFunction,
+        window_ns: int,
+        start_ns: int,
+        end_ns: int,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[tuple[int, AggregateValue]]:
+        check_aggregate(function, window_ns)
+        if start_ns >= end_ns:
+            return []
+        with self._using("read") as connection:
+            row = connection.execute(
+                "SELECT field_id, kind FROM field WHERE measurement = ? AND name = ?",
+                (measurement, field),
+            ).fetchone()
+            if row is None:
+                return []
+            field_id, kind = int(row[0]), str(row[1])
+            if function != "count" and kind not in NUMERIC_KINDS:
+                raise StoreRejected(
+                    f"cannot take the {function} of field {field!r} of {measurement!r}: it "
+                    f"holds {kind} values; only count works on those"
+                )
+            series = self._matching_series(connection, measurement, tags)
+            if not series:
+                return []
+            sql, params = self._sample_filter(series, start_ns, end_ns)
+            reducer = {"mean": "avg(value)", "min": "min(value)", "max": "max(value)"}.get(
+                function, "count(*)"
+            )
+            # SQLite's % truncates toward zero; adding the window back floors it, as InfluxQL
+            # does for times before the epoch.
+            cursor = connection.execute(
+                f"SELECT time_ns - ((time_ns % ?) + ?) % ? AS window, {reducer} FROM sample "
+                f"WHERE {sql} AND field_id = ? GROUP BY window ORDER BY window",
+                [window_ns, window_ns, window_ns, *params, field_id],
+            )
+            cast = _aggregate_cast(function, kind)
+            return [(int(window), cast(value)) for window, value in cursor]
+
+    def field_names(
+        self,
+        measurement: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> list[str]:
+        with self._using("read") as connection:
+            series = self._matching_series(connection, measurement, tags)
+            if not series:
+                return []
+            known = self._fields_of(connection, measurement)
+            sql, params = self._sample_filter(series, start_ns, end_ns)
+            # Stops at the first sample carrying each field: reads the whole range only
+            # for fields that are absent from it.
+            present = [
+                field_id
+                for field_id in known
+                if connection.execute(
+                    f"SELECT 1 FROM sample WHERE {sql} AND field_id = ? LIMIT 1",
+                    [*params, field_id],
+                ).fetchone()
+            ]
+            return sorted(known[field_id][0] for field_id in present)
 
     @staticmethod
     def _sample_filter(
@@ -359,6 +477,14 @@ def _points(
     if current is not None:
         points.append(Point(measurement, dict(series[current[0]]), values, current[1]))
     return points
+
+
+def _aggregate_cast(function: str, kind: str) -> type[float] | type[int]:
+    if function == "count":
+        return int
+    if function == "mean" or kind == "float":
+        return float
+    return int
 
 
 def _typed(kind: str, value: FieldValue) -> FieldValue:

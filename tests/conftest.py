@@ -24,3 +24,9 @@ def influxd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers
     server = servers.influxd(tmp_path_factory.mktemp("influxd"))
     yield server
     server.stop()
+
+
+# Shared behaviour modules are imported by several test files; rewrite their asserts too.
+pytest.register_assert_rewrite(
+    "tests.unit.registry.registry_behaviour", "tests.unit.registry.registry_edits_behaviour"
+)

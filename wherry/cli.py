@@ -20,9 +20,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 devices_app = typer.Typer(help="Register devices.", no_args_is_help=True)
+keys_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=True)
 routes_app = typer.Typer(help="Register gritting routes.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
 app.add_typer(routes_app, name="routes")
+app.add_typer(keys_app, name="keys")
 
 ConfigOption = Annotated[
     Path | None,
@@ -51,12 +53,22 @@ def configure_logging(level: str) -> None:
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the bridge: subscribe to MQTT, decode, store. Stops cleanly on SIGTERM or Ctrl-C."""
+    """Run the bridge (subscribe, decode, store) and the HTTP API. SIGTERM or Ctrl-C stops it."""
     from wherry.service import run_service
 
     settings = settings_or_exit(config)
     configure_logging(settings.log_level)
     raise typer.Exit(run_service(settings))
+
+
+@app.command()
+def api(config: ConfigOption = None) -> None:
+    """Serve the HTTP API alone (no MQTT subscription), e.g. as a second API replica."""
+    from wherry.service import run_service
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log_level)
+    raise typer.Exit(run_service(settings, subscribe=False))
 
 
 @app.command()
@@ -201,6 +213,51 @@ def sightings(config: ConfigOption = None) -> None:
             f"last {row.last_seen.isoformat()} port {row.f_port} payload {row.payload.hex()}"
         )
     registry.close()
+
+
+@keys_app.command("create")
+def create_key(
+    role: Annotated[str, typer.Option(help="admin, engineer, highways or reader.")],
+    label: Annotated[str, typer.Option(help="Who or what holds the key.")],
+    expires: Annotated[
+        str | None, typer.Option(help="Expiry, ISO 8601 with a time zone (…T23:59:59Z).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Issue an API key and print it once: wherry keeps only its hash."""
+    from wherry.keys import issue
+
+    settings = settings_or_exit(config)
+    try:
+        token, key_id = issue(settings, role=role, label=label, expires=expires)
+    except ValueError as exc:
+        typer.echo(f"wherry: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"key {key_id} ({role}, {label}). Store it now; it is not shown again:")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def list_keys(config: ConfigOption = None) -> None:
+    """Every key: id, role, label, expiry, revocation, last use. No secrets."""
+    from wherry.keys import describe_keys
+
+    for line in describe_keys(settings_or_exit(config)):
+        typer.echo(line)
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key's id (second part of the key).")],
+    config: ConfigOption = None,
+) -> None:
+    """Stop a key working at once."""
+    from wherry.keys import revoke
+
+    if not revoke(settings_or_exit(config), key_id):
+        typer.echo(f"wherry: no API key {key_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"key {key_id} revoked")
 
 
 def main() -> None:

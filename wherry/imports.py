@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from decoders import QUANTITIES, DecodeError, all_decoders, check_field_map
-from storage.registry import DeviceRow, Registry
-from storage.registry.csv_import import RowError, parse_device_csv, parse_route_csv
+from api.catalogue import check_device_csv
+from storage.registry import Registry
+from storage.registry.csv_import import RowError, parse_route_csv
 from wherry.settings import Settings
 
 Echo = Callable[[str], None]
@@ -30,17 +30,6 @@ def _report_errors(path: Path, errors: list[RowError], echo: Echo) -> None:
         echo(f"  {error}")
 
 
-def field_map_errors(rows: Sequence[DeviceRow]) -> list[RowError]:
-    """Field maps the decoder cannot honour (e.g. lux into ppm), caught before registration."""
-    errors = []
-    for row in rows:
-        try:
-            check_field_map(row.decoder, row.field_map)
-        except DecodeError as exc:
-            errors.append(RowError(row.line, row.device_id, f"field_map: {exc}"))
-    return errors
-
-
 def import_devices_file(settings: Settings, path: Path, *, dry_run: bool, echo: Echo) -> int:
     """Exit status: 0 applied (or dry run clean), 1 rows to fix, 2 unreadable file."""
     text = _read(path, echo)
@@ -49,16 +38,9 @@ def import_devices_file(settings: Settings, path: Path, *, dry_run: bool, echo: 
     registry = Registry(settings.effective_registry_url)
     try:
         registry.migrate()
-        parsed = parse_device_csv(
-            text,
-            known_decoders={d.id for d in all_decoders()},
-            known_quantities=set(QUANTITIES),
-            known_routes={r.route_id for r in registry.routes()},
-            registered_dev_euis={d.dev_eui: d.device_id for d in registry.devices()},
-        )
-        errors = parsed.errors + field_map_errors(parsed.rows)
-        if errors:
-            _report_errors(path, sorted(errors, key=lambda e: e.line), echo)
+        parsed = check_device_csv(text, registry)
+        if parsed.errors:
+            _report_errors(path, parsed.errors, echo)
             return 1
         if dry_run:
             echo(

@@ -78,14 +78,21 @@ class Settings(BaseSettings):
         "postgresql+psycopg://…). Unset: SQLite in data_dir.",
     )
     api_host: str = Field(
-        default="127.0.0.1",
-        description="Address of the HTTP API (reserved: this release serves no API yet).",
+        default="127.0.0.1", description="Address the HTTP API listens on (0.0.0.0: all)."
     )
-    api_port: int = Field(
-        default=8080,
-        ge=1,
-        le=65535,
-        description="Port of the HTTP API (reserved: this release serves no API yet).",
+    api_port: int = Field(default=8080, ge=1, le=65535, description="Port of the HTTP API.")
+    serve_api: bool = Field(
+        default=True,
+        description="`wherry run` also serves the HTTP API; false runs the bridge alone "
+        "(for extra bridge workers).",
+    )
+    rate_limit_per_minute: float = Field(
+        default=120.0,
+        gt=0,
+        description="Requests a minute each client address may make without an API key.",
+    )
+    rate_limit_burst: int = Field(
+        default=60, ge=1, description="Requests without a key allowed at once before the limit."
     )
     batch_size: int = Field(
         default=5000, ge=1, le=100_000, description="Points per store write, at most."

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 from storage.registry.records import DeviceRow, RouteRow, RowError
 from storage.registry.validation import (
     InvalidValue,
+    dev_eui_taken,
     parse_coordinate,
     parse_decoder,
     parse_dev_eui,
@@ -100,11 +101,14 @@ def parse_device_csv(
     known_quantities: Collection[str],
     known_routes: Collection[str],
     registered_dev_euis: Mapping[str, str] | None = None,
+    field_map_problem: Callable[[str, Mapping[str, str]], str | None] | None = None,
 ) -> DeviceImport:
     """Check a devices CSV (columns `DEVICE_COLUMNS`, header on line 1).
 
     `registered_dev_euis` (DevEUI → device_id, from the registry) lets the dry run
     also report a DevEUI that already belongs to a different device.
+    `field_map_problem(decoder, field_map)` (the decoders' own check, see
+    `drafts.Catalogue`) says why a row's decoder cannot honour its field map.
     """
     records, errors = _read(text, DEVICE_COLUMNS)
     registered = {eui.lower(): owner for eui, owner in (registered_dev_euis or {}).items()}
@@ -113,6 +117,10 @@ def parse_device_csv(
     owner_of_eui: dict[str, tuple[str, int]] = {}
     for record in records:
         row, reasons = _device_row(record, known_decoders, known_quantities, known_routes)
+        if row is not None and field_map_problem is not None:
+            why = field_map_problem(row.decoder, row.field_map)
+            if why:
+                reasons.append(f"field_map: {why}")
         device_id, dev_eui = _device_keys(record.cells)
         if device_id is not None:
             if device_id in line_of_id:
@@ -133,10 +141,7 @@ def parse_device_csv(
                 owner_of_eui[dev_eui] = (device_id or "?", record.line)
             registered_owner = registered.get(dev_eui)
             if registered_owner is not None and registered_owner != device_id:
-                reasons.append(
-                    f"dev_eui {dev_eui} is already registered to device '{registered_owner}': "
-                    f"check the DevEUI, or change or retire '{registered_owner}' first"
-                )
+                reasons.append(dev_eui_taken(dev_eui, registered_owner))
         if reasons or row is None:
             errors.append(
                 RowError(record.line, record.cells["device_id"] or None, "; ".join(reasons))

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from storage.registry.records import RowError
+from storage.registry.records import FieldProblem, RowError
 
 
 class RegistryError(Exception):
@@ -38,3 +38,32 @@ class ImportRejected(RegistryError):
             f"import refused, nothing was written ({len(self.errors)} problem"
             f"{'' if len(self.errors) == 1 else 's'}):\n{shown}{tail}"
         )
+
+
+class NotRegistered(RegistryError, LookupError):
+    """The device, route or key named is not in the registry: check the id."""
+
+
+class AlreadyRegistered(RegistryError):
+    """The change would give a second device the same id or DevEUI (or a second route or key
+    the same id); `owner` names the entity that already holds it."""
+
+    def __init__(self, message: str, *, owner: str) -> None:
+        self.owner = owner
+        super().__init__(message)
+
+
+class InUse(RegistryError):
+    """The entity cannot go while others still refer to it (a route with devices on it)."""
+
+
+class ChangeRejected(RegistryError, ValueError):
+    """A single device, route or key was refused and nothing was written.
+
+    `problems` lists every rule the change breaks, each naming its field, so the
+    whole request can be fixed in one go. The messages are the CSV import's.
+    """
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        self.problems: list[FieldProblem] = list(problems)
+        super().__init__("; ".join(problem.reason for problem in self.problems))

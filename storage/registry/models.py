@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -74,6 +75,8 @@ class RouteModel(Base):
     __table_args__ = (
         CheckConstraint("length_km > 0", name="length_km_positive"),
         CheckConstraint("priority >= 1", name="priority_at_least_1"),
+        CheckConstraint("spread_rate_g_m2 > 0", name="spread_rate_positive"),
+        CheckConstraint("width_m > 0", name="width_m_positive"),
     )
 
     route_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -81,6 +84,9 @@ class RouteModel(Base):
     length_km: Mapped[float] = mapped_column(Float)
     priority: Mapped[int] = mapped_column(Integer)
     area: Mapped[str | None] = mapped_column(Text)
+    policy: Mapped[dict[str, Any]] = mapped_column(Json, server_default=text("'{}'"))
+    spread_rate_g_m2: Mapped[float | None] = mapped_column(Float)
+    width_m: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -96,6 +102,7 @@ class DeviceModel(Base):
 
     device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     dev_eui: Mapped[str] = mapped_column(String(16), unique=True)
+    join_eui: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(Text)
     decoder: Mapped[str] = mapped_column(String(64))
     domain: Mapped[str] = mapped_column(String(8))
@@ -161,3 +168,22 @@ class AuditModel(Base):
     origin: Mapped[str] = mapped_column(String(32))
     before: Mapped[dict[str, Any] | None] = mapped_column(Json)
     after: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class ApiKeyModel(Base):
+    """API keys: the secret only as a hash; revoked keys stay, so the audit log can name them."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'engineer', 'highways', 'reader')", name="role_known"),
+    )
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    created_by: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -9,6 +9,7 @@ Domain = Literal["road", "air", "water", "other"]
 DeviceStatus = Literal["active", "retired"]
 DOMAINS: tuple[Domain, ...] = ("road", "air", "water", "other")
 DEVICE_STATUSES: tuple[DeviceStatus, ...] = ("active", "retired")
+API_KEY_ROLES = ("admin", "engineer", "highways", "reader")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +85,25 @@ class DeviceRecord:
     application_id: str | None
     status: DeviceStatus
     notes: str | None
+    join_eui: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RouteRecord:
-    """A gritting route; priority 1 is treated first."""
+    """A gritting route; priority 1 is treated first.
+
+    `policy` holds per-route overrides of the gritting policy, stored as given (a
+    JSON object) and checked by the alert engine that reads it.
+    """
 
     route_id: str
     name: str | None
     length_km: float
     priority: int
     area: str | None
+    policy: Mapping[str, object] = field(default_factory=dict)
+    spread_rate_g_m2: float | None = None
+    width_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +180,40 @@ class AuditRecord:
     origin: str
     before: Mapping[str, object] | None
     after: Mapping[str, object] | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    """A key about to be stored: only the hash of its secret ever reaches the registry."""
+
+    key_id: str
+    label: str
+    role: str
+    secret_hash: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key: its role, who made it, and when it expires, was revoked or last used."""
+
+    key_id: str
+    label: str
+    role: str
+    secret_hash: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One reason a device, route or key was refused: the field at fault and what to fix."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason

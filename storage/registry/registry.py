@@ -1,14 +1,14 @@
-"""The registry: devices and routes, and what the bridge reports about the rest.
+"""The registry: devices, routes and API keys, and what the bridge reports about the rest.
 
 One `Registry` per process, shared by threads; every call is its own transaction.
 Frozen records (`records.py`) go in and out, never ORM objects, so callers cannot
-lazy-load or mutate the database behind the registry's back.
+lazy-load or mutate the database behind the registry's back. Every change is
+audited in its own transaction: imports here, single edits in `edits.py`.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -17,9 +17,28 @@ from sqlalchemy import Select, Table, func, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from storage.registry import schema
+from storage.registry import edits, schema
+from storage.registry.api_keys import key_problems
+from storage.registry.conversions import (
+    api_key_record,
+    audit_entry,
+    audit_record,
+    dead_letter_record,
+    device_record,
+    route_record,
+    sighting_record,
+)
+from storage.registry.drafts import (
+    Catalogue,
+    DeviceDraft,
+    RouteDraft,
+    checked_route,
+)
+from storage.registry.edits import EDIT
 from storage.registry.engine import WRITE_OPTION, registry_engine
 from storage.registry.errors import (
+    AlreadyRegistered,
+    ChangeRejected,
     ImportRejected,
     RegistryError,
     RegistryUnavailable,
@@ -31,6 +50,7 @@ from storage.registry.import_checks import (
     route_row_problems,
 )
 from storage.registry.models import (
+    ApiKeyModel,
     AuditModel,
     DeadLetterModel,
     DeviceModel,
@@ -38,13 +58,14 @@ from storage.registry.models import (
     SightingModel,
 )
 from storage.registry.records import (
+    ApiKeyRecord,
     AuditRecord,
     DeadLetter,
     DeadLetterRecord,
     DeviceRecord,
     DeviceRow,
-    DeviceStatus,
-    Domain,
+    FieldProblem,
+    NewApiKey,
     RouteRecord,
     RouteRow,
     RowError,
@@ -57,13 +78,12 @@ from storage.registry.reports import (
     fold_sightings,
     sighting_upsert,
 )
-from storage.registry.validation import InvalidValue, parse_dev_eui
+from storage.registry.validation import InvalidValue, dev_eui_taken, parse_dev_eui
 
 __all__ = ["MAX_DEAD_LETTER_BODY", "Registry"]
 
 _IN_CHUNK = 500  # ids per IN (…) list, well under SQLite's bound-parameter limit
 _MIGRATION_LOCK = 0x77686572  # "wher": PostgreSQL advisory lock taken while migrating
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IMPORT_ORIGIN = "csv-import"
 _DEAD_LETTERS = cast(Table, DeadLetterModel.__table__)
 
@@ -146,16 +166,37 @@ class Registry:
 
     # -- devices and routes ----------------------------------------------------------------
 
-    def devices(self) -> list[DeviceRecord]:
-        """Every device, retired ones too, ordered by device_id."""
+    def devices(
+        self,
+        *,
+        domain: str | None = None,
+        route_id: str | None = None,
+        owner: str | None = None,
+        status: str | None = None,
+        public: bool | None = None,
+    ) -> list[DeviceRecord]:
+        """Devices ordered by device_id: every one (retired too), or those matching every filter.
+
+        `owner` matches exactly; the others are the stored values.
+        """
+        query = select(DeviceModel).order_by(DeviceModel.device_id)
+        for column, wanted in (
+            (DeviceModel.domain, domain),
+            (DeviceModel.route_id, route_id),
+            (DeviceModel.owner, owner),
+            (DeviceModel.status, status),
+        ):
+            if wanted is not None:
+                query = query.where(column == wanted)
+        if public is not None:
+            query = query.where(DeviceModel.public.is_(public))
         with self._session(write=False) as session:
-            models = session.scalars(select(DeviceModel).order_by(DeviceModel.device_id))
-            return [_device_record(model) for model in models]
+            return [device_record(model) for model in session.scalars(query)]
 
     def device(self, device_id: str) -> DeviceRecord | None:
         with self._session(write=False) as session:
             model = session.get(DeviceModel, device_id)
-            return _device_record(model) if model is not None else None
+            return device_record(model) if model is not None else None
 
     def device_by_eui(self, dev_eui: str) -> DeviceRecord | None:
         """The device with this DevEUI (any case, separators allowed), or None."""
@@ -167,18 +208,83 @@ class Registry:
             model = session.scalars(
                 select(DeviceModel).where(DeviceModel.dev_eui == normalised)
             ).first()
-            return _device_record(model) if model is not None else None
+            return device_record(model) if model is not None else None
 
     def routes(self) -> list[RouteRecord]:
         """Every route, ordered by route_id."""
         with self._session(write=False) as session:
             models = session.scalars(select(RouteModel).order_by(RouteModel.route_id))
-            return [_route_record(model) for model in models]
+            return [route_record(model) for model in models]
 
     def route(self, route_id: str) -> RouteRecord | None:
         with self._session(write=False) as session:
             model = session.get(RouteModel, route_id)
-            return _route_record(model) if model is not None else None
+            return route_record(model) if model is not None else None
+
+    def create_device(
+        self, device: DeviceDraft, *, actor: str, catalogue: Catalogue, origin: str = EDIT
+    ) -> DeviceRecord:
+        """Register one device, audited under `actor`.
+
+        Raises `ChangeRejected` listing every broken rule (the CSV import's rules and
+        messages), `AlreadyRegistered` when the device_id or DevEUI is taken.
+        `origin` names the path in the audit log ("edit", "sighting").
+        """
+        _require_actor(actor)
+        with self._edit("registering a device") as (session, now):
+            return edits.create_device(
+                session, device, catalogue, at=now, actor=actor, origin=origin
+            )
+
+    def update_device(
+        self,
+        device_id: str,
+        changes: Mapping[str, object],
+        *,
+        actor: str,
+        catalogue: Catalogue,
+    ) -> DeviceRecord:
+        """Change some fields of a device (names of `DeviceDraft` → new values); the others stay.
+
+        The device as changed must pass every rule. Raises `NotRegistered`,
+        `ChangeRejected` or `AlreadyRegistered`. A change that changes nothing is not audited.
+        """
+        _require_actor(actor)
+        with self._edit("changing a device") as (session, now):
+            return edits.update_device(session, device_id, changes, catalogue, at=now, actor=actor)
+
+    def retire_device(self, device_id: str, *, actor: str) -> DeviceRecord:
+        """Mark a device retired: the bridge stops reading its uplinks; it stays readable,
+        keeps its DevEUI and its history. Retiring a retired device changes nothing."""
+        _require_actor(actor)
+        with self._edit("retiring a device") as (session, now):
+            return edits.retire_device(session, device_id, at=now, actor=actor)
+
+    def create_route(self, route: RouteDraft, *, actor: str) -> RouteRecord:
+        """Register one route, audited. `ChangeRejected` or `AlreadyRegistered` when refused."""
+        _require_actor(actor)
+        clean = checked_route(route)
+        with self._edit("registering a route") as (session, now):
+            return edits.create_route(session, clean, at=now, actor=actor)
+
+    def update_route(
+        self, route_id: str, changes: Mapping[str, object], *, actor: str
+    ) -> RouteRecord:
+        """Change some fields of a route (names of `RouteDraft`); audited when anything changed."""
+        _require_actor(actor)
+        with self._edit("changing a route") as (session, now):
+            return edits.update_route(session, route_id, changes, at=now, actor=actor)
+
+    def delete_route(self, route_id: str, *, actor: str) -> RouteRecord:
+        """Delete a route that no device (retired ones included) is on; returns what it was.
+
+        Routes are deleted rather than retired: a route has no uplinks of its own,
+        and the audit log keeps its last state. Raises `NotRegistered`, or `InUse`
+        naming the devices still on it.
+        """
+        _require_actor(actor)
+        with self._edit("deleting a route") as (session, now):
+            return edits.delete_route(session, route_id, at=now, actor=actor)
 
     def apply_device_import(self, rows: Sequence[DeviceRow], *, actor: str) -> int:
         """Create or update every row's device in one transaction, or none of them.
@@ -207,12 +313,7 @@ class Registry:
                 owner = owners.get(row.dev_eui)
                 if owner is not None and owner != row.device_id:
                     problems.append(
-                        RowError(
-                            row.line,
-                            row.device_id,
-                            f"dev_eui {row.dev_eui} is already registered to device '{owner}': "
-                            f"check the DevEUI, or change or retire '{owner}' first",
-                        )
+                        RowError(row.line, row.device_id, dev_eui_taken(row.dev_eui, owner))
                     )
                 if row.route_id and row.route_id not in routes:
                     problems.append(
@@ -227,7 +328,7 @@ class Registry:
                 raise ImportRejected(problems)
             for row in rows:
                 model = existing.get(row.device_id)
-                before = _device_record(model) if model is not None else None
+                before = device_record(model) if model is not None else None
                 if model is None:
                     model = DeviceModel(
                         device_id=row.device_id,
@@ -239,10 +340,21 @@ class Registry:
                     )
                     session.add(model)
                 _fill_device(model, row)
-                after = _device_record(model)
+                after = device_record(model)
                 if after != before:
                     model.updated_at = now
-                    session.add(_audit(now, actor, "device", row.device_id, before, after))
+                    session.add(
+                        audit_entry(
+                            at=now,
+                            actor=actor,
+                            entity="device",
+                            entity_id=row.device_id,
+                            action="create" if before is None else "update",
+                            origin=_IMPORT_ORIGIN,
+                            before=before,
+                            after=after,
+                        )
+                    )
             self._flush_import(session)
         return len(rows)
 
@@ -261,7 +373,7 @@ class Registry:
             existing = _by_id(session, RouteModel.route_id, [row.route_id for row in rows])
             for row in rows:
                 model = existing.get(row.route_id)
-                before = _route_record(model) if model is not None else None
+                before = route_record(model) if model is not None else None
                 if model is None:
                     model = RouteModel(route_id=row.route_id, created_at=now)
                     session.add(model)
@@ -269,25 +381,92 @@ class Registry:
                 model.length_km = float(row.length_km)
                 model.priority = int(row.priority)
                 model.area = row.area
-                after = _route_record(model)
+                after = route_record(model)
                 if after != before:
                     model.updated_at = now
-                    session.add(_audit(now, actor, "route", row.route_id, before, after))
+                    session.add(
+                        audit_entry(
+                            at=now,
+                            actor=actor,
+                            entity="route",
+                            entity_id=row.route_id,
+                            action="create" if before is None else "update",
+                            origin=_IMPORT_ORIGIN,
+                            before=before,
+                            after=after,
+                        )
+                    )
             self._flush_import(session)
         return len(rows)
 
     def audit_entries(
-        self, *, entity: str | None = None, entity_id: str | None = None, limit: int = 100
+        self,
+        *,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
     ) -> list[AuditRecord]:
-        """The audit log, newest first, optionally for one kind of entity or one entity."""
+        """The audit log, newest first: optionally one kind of entity, one entity, one actor,
+        and only changes at or after `since` (an aware datetime)."""
         _check_limit(limit)
         query = select(AuditModel).order_by(AuditModel.at.desc(), AuditModel.id.desc())
         if entity is not None:
             query = query.where(AuditModel.entity == entity)
         if entity_id is not None:
             query = query.where(AuditModel.entity_id == entity_id)
+        if actor is not None:
+            query = query.where(AuditModel.actor == actor)
+        if since is not None:
+            if since.tzinfo is None:
+                raise ValueError("since must be timezone-aware")
+            query = query.where(AuditModel.at >= since)
         with self._session(write=False) as session:
-            return [_audit_record(model) for model in session.scalars(query.limit(limit))]
+            return [audit_record(model) for model in session.scalars(query.limit(limit))]
+
+    # -- API keys --------------------------------------------------------------------------
+
+    def create_api_key(self, key: NewApiKey, *, actor: str) -> ApiKeyRecord:
+        """Store a new key (its secret's hash only), audited under `actor` without the hash.
+
+        Raises `ChangeRejected` for a malformed key, `AlreadyRegistered` for a taken key_id.
+        """
+        _require_actor(actor)
+        problems = key_problems(key)
+        if problems:
+            raise ChangeRejected(problems)
+        with self._edit("storing an API key") as (session, now):
+            return edits.create_api_key(session, key, at=now, actor=actor)
+
+    def api_key(self, key_id: str) -> ApiKeyRecord | None:
+        with self._session(write=False) as session:
+            model = session.get(ApiKeyModel, key_id)
+            return api_key_record(model) if model is not None else None
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, revoked and expired ones too, newest first."""
+        query = select(ApiKeyModel).order_by(ApiKeyModel.created_at.desc(), ApiKeyModel.key_id)
+        with self._session(write=False) as session:
+            return [api_key_record(model) for model in session.scalars(query)]
+
+    def revoke_api_key(self, key_id: str, *, actor: str, at: datetime) -> ApiKeyRecord | None:
+        """Stop a key from working from `at` on, audited; None for an unknown key.
+
+        Revoking a revoked key changes nothing and returns it as it is.
+        """
+        _require_actor(actor)
+        _require_aware(at, "at")
+        with self._edit("revoking an API key") as (session, now):
+            return edits.revoke_api_key(
+                session, key_id, at=at.astimezone(UTC), actor=actor, audited_at=now
+            )
+
+    def touch_api_key(self, key_id: str, at: datetime) -> None:
+        """Note that the key was used at `at` (not audited: it is not a change)."""
+        _require_aware(at, "at")
+        with self._session(write=True) as session:
+            edits.touch_api_key(session, key_id, at.astimezone(UTC))
 
     # -- what the bridge reports -----------------------------------------------------------
 
@@ -308,21 +487,15 @@ class Registry:
 
     def sightings(self) -> list[SightingRecord]:
         """Devices heard but not registered (by device_id or DevEUI), most recently heard first."""
-        registered_ids = select(DeviceModel.device_id)
-        registered_euis = select(DeviceModel.dev_eui)
-        query = (
-            select(SightingModel)
-            .where(SightingModel.device_id.not_in(registered_ids))
-            .where(
-                or_(
-                    SightingModel.dev_eui.is_(None),
-                    SightingModel.dev_eui.not_in(registered_euis),
-                )
-            )
-            .order_by(SightingModel.last_seen_ns.desc(), SightingModel.device_id)
-        )
         with self._session(write=False) as session:
-            return [_sighting_record(model) for model in session.scalars(query)]
+            return [sighting_record(model) for model in session.scalars(_unregistered())]
+
+    def sighting(self, device_id: str) -> SightingRecord | None:
+        """The latest-heard unregistered sighting of `device_id` (on any network), or None."""
+        query = _unregistered().where(SightingModel.device_id == device_id).limit(1)
+        with self._session(write=False) as session:
+            model = session.scalars(query).first()
+            return sighting_record(model) if model is not None else None
 
     def record_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep messages the pipeline could not use: at most 64 KiB of each body, with the
@@ -344,7 +517,7 @@ class Registry:
         if reason is not None:
             query = query.where(DeadLetterModel.reason == reason)
         with self._session(write=False) as session:
-            return [_dead_letter_record(model) for model in session.scalars(query.limit(limit))]
+            return [dead_letter_record(model) for model in session.scalars(query.limit(limit))]
 
     def dead_letter_counts(self) -> dict[str, int]:
         """How many dead letters are kept per reason."""
@@ -362,6 +535,24 @@ class Registry:
             with Session(self._engine, expire_on_commit=False) as session, session.begin():
                 session.connection(execution_options={WRITE_OPTION: write})
                 yield session
+
+    @contextmanager
+    def _edit(self, doing: str) -> Iterator[tuple[Session, datetime]]:
+        """A writing transaction for one audited change, and the time it is made.
+
+        A uniqueness clash that slipped between check and write (another process)
+        becomes `AlreadyRegistered`, so the caller sees a conflict, not a crash.
+        """
+        with self._session(write=True) as session:
+            try:
+                yield session, datetime.now(UTC)
+                session.flush()
+            except IntegrityError as problem:
+                raise AlreadyRegistered(
+                    f"another change got in first while {doing}: "
+                    f"{_first_line(problem.orig)}; look again and retry",
+                    owner="",
+                ) from problem
 
     @contextmanager
     def _database_errors(self, doing: str) -> Iterator[None]:
@@ -413,6 +604,32 @@ class Registry:
             ) from problem
 
 
+def _require_actor(actor: str) -> None:
+    problems = actor_problems(actor)
+    if problems:
+        raise ChangeRejected([FieldProblem("actor", problems[0].reason)])
+
+
+def _require_aware(at: datetime, name: str) -> None:
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+
+
+def _unregistered() -> Select[SightingModel]:
+    """Sightings of devices registered neither by device_id nor by DevEUI, latest first."""
+    return (
+        select(SightingModel)
+        .where(SightingModel.device_id.not_in(select(DeviceModel.device_id)))
+        .where(
+            or_(
+                SightingModel.dev_eui.is_(None),
+                SightingModel.dev_eui.not_in(select(DeviceModel.dev_eui)),
+            )
+        )
+        .order_by(SightingModel.last_seen_ns.desc(), SightingModel.device_id)
+    )
+
+
 def _check_limit(limit: int) -> None:
     if limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit}")
@@ -439,7 +656,7 @@ def _by_id(session: Session, key: InstrumentedAttribute[str], ids: Iterable[str]
     return {getattr(model, key.key): model for model in _models_in(session, key, ids)}
 
 
-# -- model → record ------------------------------------------------------------------------
+# -- writing rows --------------------------------------------------------------------------
 
 
 def _fill_device(model: DeviceModel, row: DeviceRow) -> None:
@@ -455,98 +672,7 @@ def _fill_device(model: DeviceModel, row: DeviceRow) -> None:
     model.field_map = dict(row.field_map)
 
 
-def _device_record(model: DeviceModel) -> DeviceRecord:
-    return DeviceRecord(
-        device_id=model.device_id,
-        dev_eui=model.dev_eui,
-        name=model.name,
-        decoder=model.decoder,
-        domain=cast(Domain, model.domain),
-        route_id=model.route_id,
-        latitude=model.latitude,
-        longitude=model.longitude,
-        public=model.public,
-        owner=model.owner,
-        field_map=dict(model.field_map),
-        site=model.site,
-        application_id=model.application_id,
-        status=cast(DeviceStatus, model.status),
-        notes=model.notes,
-    )
-
-
-def _route_record(model: RouteModel) -> RouteRecord:
-    return RouteRecord(
-        route_id=model.route_id,
-        name=model.name,
-        length_km=model.length_km,
-        priority=model.priority,
-        area=model.area,
-    )
-
-
-def _sighting_record(model: SightingModel) -> SightingRecord:
-    return SightingRecord(
-        network=model.network,
-        device_id=model.device_id,
-        application_id=model.application_id,
-        dev_eui=model.dev_eui,
-        f_port=model.f_port,
-        payload=bytes(model.payload),
-        count=model.uplink_count,
-        first_seen=_from_ns(model.first_seen_ns),
-        last_seen=_from_ns(model.last_seen_ns),
-    )
-
-
-def _dead_letter_record(model: DeadLetterModel) -> DeadLetterRecord:
-    return DeadLetterRecord(
-        id=model.id,
-        arrived_at=_from_ns(model.arrived_ns),
-        topic=model.topic,
-        reason=model.reason,
-        detail=model.detail,
-        body=bytes(model.body),
-        body_size=model.body_size,
-        body_sha256=model.body_sha256,
-        truncated=model.truncated,
-    )
-
-
-def _audit(
-    at: datetime, actor: str, entity: str, entity_id: str, before: Any, after: Any
-) -> AuditModel:
-    return AuditModel(
-        at=at,
-        actor=actor,
-        entity=entity,
-        entity_id=entity_id,
-        action="create" if before is None else "update",
-        origin=_IMPORT_ORIGIN,
-        before=None if before is None else asdict(before),
-        after=None if after is None else asdict(after),
-    )
-
-
-def _audit_record(model: AuditModel) -> AuditRecord:
-    return AuditRecord(
-        id=model.id,
-        at=model.at,
-        actor=model.actor,
-        entity=model.entity,
-        entity_id=model.entity_id,
-        action=model.action,
-        origin=model.origin,
-        before=model.before,
-        after=model.after,
-    )
-
-
 # -- small helpers -------------------------------------------------------------------------
-
-
-def _from_ns(ns: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def _first_line(problem: BaseException | None) -> str:

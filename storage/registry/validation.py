@@ -5,9 +5,10 @@ or raises `InvalidValue` whose message says what is wrong and what would be righ
 """
 
 import difflib
+import json
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from storage.registry.records import DOMAINS, Domain
 
@@ -19,6 +20,8 @@ _EUI_SEPARATORS = re.compile(r"[\s:-]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
+_MAX_VENDOR_FIELD = 100
+MAX_POLICY_BYTES = 16 * 1024
 
 
 class InvalidValue(ValueError):
@@ -57,6 +60,20 @@ def parse_dev_eui(value: str) -> str:
     """A DevEUI as 16 lower-case hex digits; spaces, ':' and '-' between digits are dropped."""
     if not value:
         raise InvalidValue("dev_eui is missing: give the device's 16-hex-digit DevEUI")
+    return _parse_eui("dev_eui", "DevEUI", value)
+
+
+def parse_join_eui(value: str) -> str | None:
+    """A JoinEUI (AppEUI) like a DevEUI, or None when blank.
+
+    Unlike the DevEUI it is not unique: many devices share the JoinEUI of one join server.
+    """
+    if not value:
+        return None
+    return _parse_eui("join_eui", "JoinEUI", value)
+
+
+def _parse_eui(kind: str, name: str, value: str) -> str:
     compact = _EUI_SEPARATORS.sub("", value).lower()
     if compact.startswith("0x"):
         compact = compact[2:]
@@ -69,9 +86,17 @@ def parse_dev_eui(value: str) -> str:
             else f"has {digits} hex digits"
         )
         raise InvalidValue(
-            f"dev_eui '{value}' {why}: a DevEUI is exactly 16 hex digits, e.g. 70b3d57ed005a12f"
+            f"{kind} '{value}' {why}: a {name} is exactly 16 hex digits, e.g. 70b3d57ed005a12f"
         )
     return compact
+
+
+def dev_eui_taken(dev_eui: str, owner: str) -> str:
+    """Why a DevEUI cannot be given to a second device (retired devices keep theirs)."""
+    return (
+        f"dev_eui {dev_eui} is already registered to device '{owner}': check the DevEUI, "
+        f"or give '{owner}' its correct DevEUI first (retired devices keep theirs)"
+    )
 
 
 def parse_decoder(value: str, known_decoders: Collection[str]) -> str:
@@ -146,8 +171,7 @@ def parse_public(value: str) -> bool:
 
 def parse_field_map(value: str, known_quantities: Collection[str]) -> dict[str, str]:
     """`vendor_field=quantity;…` into a dict; every quantity must be a known canonical one."""
-    mapping: dict[str, str] = {}
-    source_of: dict[str, str] = {}
+    entries: list[tuple[str, str]] = []
     for raw in value.split(";"):
         entry = raw.strip()
         if not entry:
@@ -157,6 +181,31 @@ def parse_field_map(value: str, known_quantities: Collection[str]) -> dict[str, 
             raise InvalidValue(
                 f"field_map entry '{entry}' is not vendor_field=quantity "
                 f"(e.g. temp=road_surface_temperature;hum=relative_humidity)"
+            )
+        entries.append((vendor, quantity))
+    return check_field_map_entries(entries, known_quantities)
+
+
+def check_field_map_entries(
+    entries: Iterable[tuple[str, str]], known_quantities: Collection[str]
+) -> dict[str, str]:
+    """A field map given as (vendor field, quantity) pairs: each quantity known, each
+    vendor field and each quantity named once. Shared by the CSV and the API's JSON form."""
+    mapping: dict[str, str] = {}
+    source_of: dict[str, str] = {}
+    for vendor, quantity in entries:
+        if (
+            not vendor
+            or vendor != vendor.strip()
+            or _CONTROL.search(vendor)
+            or ";" in vendor
+            or "=" in vendor
+            or len(vendor) > _MAX_VENDOR_FIELD
+        ):
+            raise InvalidValue(
+                f"field_map vendor field {vendor!r} must name a field of the decoder's output: "
+                f"1 to {_MAX_VENDOR_FIELD} printable characters, no ';' or '=', no spaces "
+                f"around it"
             )
         if quantity not in known_quantities:
             raise InvalidValue(
@@ -218,6 +267,43 @@ def parse_text(kind: str, value: str, *, max_length: int = 200) -> str | None:
     if len(value) > max_length:
         raise InvalidValue(f"{kind} is {len(value)} characters long: keep it to {max_length}")
     return value
+
+
+def parse_measure(kind: str, value: float | None, *, unit: str, example: str) -> float | None:
+    """An optional physical measure (a spread rate, a width): a finite number above 0."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidValue(f"{kind} {value} must be {unit} greater than 0, e.g. {example}")
+    return float(value)
+
+
+def parse_policy(value: Mapping[str, object]) -> dict[str, object]:
+    """Per-route policy overrides: a JSON object, stored as given; the alert engine checks
+    the names and values when it reads them."""
+    if not isinstance(value, Mapping):
+        raise InvalidValue(
+            f'policy must be a JSON object of overrides, e.g. {{"treat_below_c": 1.0}}, '
+            f"not {type(value).__name__}"
+        )
+    not_text = [key for key in value if not isinstance(key, str)]
+    if not_text:
+        raise InvalidValue(f"policy keys must be text, got {not_text[0]!r}")
+    try:
+        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as problem:
+        raise InvalidValue(
+            f"policy must hold only JSON values (text, finite numbers, true/false, null, "
+            f"lists and objects): {problem}"
+        ) from None
+    size = len(encoded.encode("utf-8"))
+    if size > MAX_POLICY_BYTES:
+        raise InvalidValue(
+            f"policy is {size} bytes as JSON: keep it to {MAX_POLICY_BYTES}; "
+            f"it holds overrides, not data"
+        )
+    decoded: dict[str, object] = json.loads(encoded)
+    return decoded
 
 
 def _listing(names: Collection[str], limit: int = 12) -> str:

@@ -17,9 +17,11 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from storage.registry import ImportRejected, Registry, Sighting
+from storage.registry import AlreadyRegistered, ImportRejected, Registry, Sighting
 from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared behaviour tests)
 from tests.unit.registry.registry_behaviour import device, run_together, with_routes
+from tests.unit.registry.registry_edits_behaviour import *  # noqa: F403
+from tests.unit.registry.registry_edits_behaviour import CATALOGUE, draft
 
 pytestmark = pytest.mark.integration
 
@@ -132,5 +134,22 @@ def test_two_imports_racing_for_one_dev_eui_register_only_one(registry_url: str)
 
     assert len(failures) == 1 and isinstance(failures[0], ImportRejected)
     assert len(registries[0].devices()) == 1
+    for registry in registries:
+        registry.close()
+
+
+def test_two_editors_racing_for_one_dev_eui_register_only_one(registry_url: str) -> None:
+    registries = [Registry(registry_url) for _ in range(2)]
+    registries[0].migrate()
+    drafts = [draft(f"road-{n}", route_id=None, dev_eui="70b3d57ed005a12f") for n in range(2)]
+
+    failures = run_together(
+        lambda n: registries[n].create_device(drafts[n], actor=f"editor-{n}", catalogue=CATALOGUE),
+        2,
+    )
+
+    assert len(failures) == 1 and isinstance(failures[0], AlreadyRegistered)
+    assert len(registries[0].devices()) == 1
+    assert len(registries[0].audit_entries(entity="device")) == 1
     for registry in registries:
         registry.close()

@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +34,7 @@ from storage import (
     open_store,
 )
 from storage.line_protocol import MAX_TIME_NS, MIN_TIME_NS
+from storage.readings import AGGREGATE_FUNCTIONS, AggregateFunction
 from tests import servers
 
 T0 = 1_768_446_765_123_456_789  # 2026-01-15T03:12:45.123456789Z
@@ -408,6 +409,415 @@ def test_a_field_keeps_its_type(store: ReadingStore) -> None:
         store.write([reading(T0 + 1, f_cnt=2.5)])
 
     assert [p.fields for p in store.query("reading")] == [{"f_cnt": 1}]
+
+
+# -- selecting fields -------------------------------------------------------------------------
+
+
+def test_query_by_fields_returns_points_carrying_them_with_only_those_fields(
+    store: ReadingStore,
+) -> None:
+    store.write(
+        [
+            reading(T0, road_surface_temperature=1.0, battery_voltage=3.6),
+            reading(T0 + SECOND, battery_voltage=3.5),
+            reading(T0 + 2 * SECOND, road_surface_temperature=2.0, air_temperature=4.0),
+            reading(T0 + 3 * SECOND, air_temperature=5.0),
+        ]
+    )
+
+    found = store.query("reading", fields=["road_surface_temperature"])
+    both = store.query("reading", fields={"road_surface_temperature", "air_temperature"}, limit=2)
+
+    assert [(p.time_ns, p.fields) for p in found] == [
+        (T0, {"road_surface_temperature": 1.0}),
+        (T0 + 2 * SECOND, {"road_surface_temperature": 2.0}),
+    ]
+    assert [p.fields for p in both] == [
+        {"road_surface_temperature": 1.0},
+        {"road_surface_temperature": 2.0, "air_temperature": 4.0},
+    ]
+    assert store.query("reading", fields=["no_such_field"]) == []
+    assert store.query("reading", fields=[]) == []
+    assert store.query("reading", fields=["bad\rname", "air_temperature"], limit=1)[0].fields == {
+        "air_temperature": 4.0
+    }
+
+
+# -- latest -----------------------------------------------------------------------------------
+
+
+def test_latest_is_the_newest_whole_point_not_the_last_value_of_each_field(
+    store: ReadingStore,
+) -> None:
+    a, b = {"device_id": "rst-01"}, {"device_id": "rst-02"}
+    store.write(
+        [
+            reading(T0, a, road_surface_temperature=1.0, battery_voltage=3.61, f_cnt=1),
+            reading(T0 + SECOND, a, road_surface_temperature=2.0),
+            reading(T0, b, air_temperature=4.0),
+            reading(T0 + 5 * SECOND, b, battery_voltage=3.3),
+            reading(T0 + 5 * SECOND, b, relative_humidity=81.0),  # merges into the same point
+        ]
+    )
+
+    latest = store.latest("reading")
+
+    assert latest == {
+        "rst-01": reading(T0 + SECOND, a, road_surface_temperature=2.0),
+        "rst-02": reading(T0 + 5 * SECOND, b, battery_voltage=3.3, relative_humidity=81.0),
+    }
+
+
+def test_latest_keeps_field_types(store: ReadingStore) -> None:
+    store.write([reading(T0, air_temperature=21.0, f_cnt=7, wet=True, note="ok")])
+
+    [point] = store.latest("reading").values()
+
+    assert point.fields == {"air_temperature": 21.0, "f_cnt": 7, "wet": True, "note": "ok"}
+    assert type(point.fields["air_temperature"]) is float
+    assert type(point.fields["f_cnt"]) is int
+
+
+def test_latest_picks_the_newest_series_of_a_device_and_breaks_ties_by_tags(
+    store: ReadingStore,
+) -> None:
+    store.write(
+        [
+            reading(T0 + 9, {"device_id": "rst-01", "site": "old"}, road_surface_temperature=1.0),
+            reading(T0 + 10, {"device_id": "rst-01", "site": "new"}, road_surface_temperature=2.0),
+            reading(T0, {"device_id": "rst-02", "site": "b"}, road_surface_temperature=3.0),
+            reading(T0, {"device_id": "rst-02", "site": "a"}, road_surface_temperature=4.0),
+            reading(T0 + 99, {"site": "no-device"}, road_surface_temperature=5.0),
+        ]
+    )
+
+    latest = store.latest("reading")
+
+    assert {device: p.fields["road_surface_temperature"] for device, p in latest.items()} == {
+        "rst-01": 2.0,
+        "rst-02": 4.0,
+    }
+    assert latest["rst-01"].tags == {"device_id": "rst-01", "site": "new"}
+
+
+def test_latest_filters_by_tags_and_groups_by_any_tag(store: ReadingStore) -> None:
+    store.write(
+        [
+            reading(T0, {"device_id": "rst-01", "route": "A1"}, road_surface_temperature=1.0),
+            reading(T0 + 1, {"device_id": "rst-02", "route": "A1"}, road_surface_temperature=2.0),
+            reading(T0 + 2, {"device_id": "rst-03", "route": "B2"}, road_surface_temperature=3.0),
+            reading(T0 + 3, {"device_id": "aq-01", "domain": "air"}, pm2_5=8.0),
+        ]
+    )
+
+    on_a1 = store.latest("reading", tags={"route": "A1"})
+    by_route = store.latest("reading", group_by="route")
+
+    assert sorted(on_a1) == ["rst-01", "rst-02"]
+    assert {route: p.tags["device_id"] for route, p in by_route.items()} == {
+        "A1": "rst-02",
+        "B2": "rst-03",
+    }
+    assert store.latest("reading", tags={"route": "C3"}) == {}
+    assert store.latest("reading", tags={"route": ""}).keys() == {"aq-01"}
+    assert store.latest("nothing_here") == {}
+    assert store.latest("reading", tags={"device_id": "x' OR '1'='1"}) == {}
+    assert store.latest("reading", group_by="no_such_tag") == {}
+
+
+@pytest.mark.parametrize("value", AWKWARD_TEXT)
+def test_latest_groups_awkward_tag_values_exactly(store: ReadingStore, value: str) -> None:
+    store.write(
+        [
+            reading(T0, {"device_id": value}, road_surface_temperature=1.0),
+            reading(T0 + 1, {"device_id": "plain"}, road_surface_temperature=2.0),
+        ]
+    )
+
+    assert store.latest("reading", tags={"device_id": value}) == {
+        value: reading(T0, {"device_id": value}, road_surface_temperature=1.0)
+    }
+
+
+@pytest.mark.parametrize("silent", [0, 1, 4, 7])
+def test_latest_finds_recent_and_long_silent_devices_alike(
+    store: ReadingStore, silent: int
+) -> None:
+    now = time.time_ns()
+    day = 86_400 * SECOND
+    devices = [f"dev-{n}" for n in range(8)]
+    points = []
+    for n, device in enumerate(devices):
+        newest = now - 400 * day - n * SECOND if n < silent else now - n * 60 * SECOND
+        points += [
+            reading(newest - 600 * SECOND, {"device_id": device}, v=0.0, old=True),
+            reading(newest, {"device_id": device, "site": "new"}, v=float(n)),
+        ]
+    points.append(reading(now + 3600 * SECOND, {"device_id": "ahead"}, v=9.0))  # clock ahead
+    store.write(points)
+
+    latest = store.latest("reading")
+
+    assert {device: p.fields for device, p in latest.items()} == {
+        **{device: {"v": float(n)} for n, device in enumerate(devices)},
+        "ahead": {"v": 9.0},
+    }
+    assert {p.tags.get("site") for d, p in latest.items() if d != "ahead"} == {"new"}
+    assert store.latest("reading", tags={"device_id": "dev-0"})["dev-0"].fields == {"v": 0.0}
+    assert store.latest("reading", tags={"site": "new"}).keys() == set(devices)
+
+
+# -- aggregate --------------------------------------------------------------------------------
+
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+# An epoch-aligned 15-minute boundary, so the expected windows below are easy to read.
+W0 = T0 - T0 % (15 * MINUTE)
+
+
+def test_aggregate_windows_are_aligned_to_the_epoch_and_empty_ones_are_omitted(
+    store: ReadingStore,
+) -> None:
+    store.write(
+        [
+            reading(W0 + 2 * MINUTE, road_surface_temperature=1.0),
+            reading(W0 + 7 * MINUTE, road_surface_temperature=2.0),
+            reading(W0 + 14 * MINUTE, road_surface_temperature=6.0),
+            reading(W0 + 15 * MINUTE, road_surface_temperature=-1.0),  # next window
+            reading(W0 + 61 * MINUTE, road_surface_temperature=4.0),  # after two empty ones
+        ]
+    )
+
+    def windows(
+        function: AggregateFunction, start: int, end: int
+    ) -> list[tuple[int, float | int | None]]:
+        return store.aggregate(
+            "reading",
+            "road_surface_temperature",
+            function=function,
+            window_ns=15 * MINUTE,
+            start_ns=start,
+            end_ns=end,
+        )
+
+    assert windows("mean", W0, W0 + 2 * HOUR) == [
+        (W0, 3.0),
+        (W0 + 15 * MINUTE, -1.0),
+        (W0 + 60 * MINUTE, 4.0),
+    ]
+    # A start inside a window: the window keeps its aligned start, and only later points.
+    assert windows("mean", W0 + 5 * MINUTE, W0 + 61 * MINUTE) == [
+        (W0, 4.0),
+        (W0 + 15 * MINUTE, -1.0),
+    ]
+    assert windows("min", W0, W0 + 2 * HOUR) == [
+        (W0, 1.0),
+        (W0 + 15 * MINUTE, -1.0),
+        (W0 + 60 * MINUTE, 4.0),
+    ]
+    assert windows("max", W0, W0 + 2 * HOUR)[0] == (W0, 6.0)
+    assert windows("count", W0, W0 + 2 * HOUR) == [
+        (W0, 3),
+        (W0 + 15 * MINUTE, 1),
+        (W0 + 60 * MINUTE, 1),
+    ]
+    assert windows("count", W0 + 20 * MINUTE, W0 + 60 * MINUTE) == []
+    assert windows("mean", W0 + HOUR, W0) == []
+
+
+def test_aggregate_types_mean_is_float_count_is_int_min_max_keep_the_field_type(
+    store: ReadingStore,
+) -> None:
+    store.write([reading(W0 + i * MINUTE, f_cnt=i, air_temperature=float(i)) for i in range(4)])
+
+    def one(field: str, function: AggregateFunction) -> float | int | None:
+        [(_, value)] = store.aggregate(
+            "reading",
+            field,
+            function=function,
+            window_ns=HOUR,
+            start_ns=W0,
+            end_ns=W0 + HOUR,
+        )
+        return value
+
+    results = {
+        (field, function): one(field, function)
+        for field in ("f_cnt", "air_temperature")
+        for function in AGGREGATE_FUNCTIONS
+    }
+
+    assert results == {
+        ("f_cnt", "mean"): 1.5,
+        ("f_cnt", "min"): 0,
+        ("f_cnt", "max"): 3,
+        ("f_cnt", "count"): 4,
+        ("air_temperature", "mean"): 1.5,
+        ("air_temperature", "min"): 0.0,
+        ("air_temperature", "max"): 3.0,
+        ("air_temperature", "count"): 4,
+    }
+    assert [type(value).__name__ for value in results.values()] == [
+        "float", "int", "int", "int", "float", "float", "float", "int"
+    ]  # fmt: skip
+
+
+def test_aggregate_counts_only_points_carrying_the_field(store: ReadingStore) -> None:
+    store.write(
+        [
+            reading(W0, road_surface_temperature=1.0, battery_voltage=3.6),
+            reading(W0 + MINUTE, battery_voltage=3.6),
+            reading(W0 + 2 * MINUTE, battery_voltage=3.5),
+            reading(W0 + 3 * MINUTE, road_surface_temperature=2.0),
+        ]
+    )
+
+    def count(field: str) -> list[tuple[int, float | int | None]]:
+        return store.aggregate(
+            "reading", field, function="count", window_ns=HOUR, start_ns=W0, end_ns=W0 + HOUR
+        )
+
+    assert count("road_surface_temperature") == [(W0, 2)]
+    assert count("battery_voltage") == [(W0, 3)]
+    assert count("no_such_field") == []
+
+
+def test_aggregate_filters_by_tags_and_otherwise_spans_series(store: ReadingStore) -> None:
+    store.write(
+        [
+            reading(W0, {"device_id": "rst-01", "route": "A1"}, road_surface_temperature=1.0),
+            reading(W0 + 1, {"device_id": "rst-02", "route": "A1"}, road_surface_temperature=3.0),
+            reading(W0 + 2, {"device_id": "rst-03", "route": "B2"}, road_surface_temperature=8.0),
+        ]
+    )
+
+    def mean(tags: dict[str, str] | None) -> list[tuple[int, float | int | None]]:
+        return store.aggregate(
+            "reading",
+            "road_surface_temperature",
+            function="mean",
+            window_ns=HOUR,
+            start_ns=W0,
+            end_ns=W0 + HOUR,
+            tags=tags,
+        )
+
+    assert mean(None) == [(W0, 4.0)]
+    assert mean({"route": "A1"}) == [(W0, 2.0)]
+    assert mean({"device_id": "rst-03"}) == [(W0, 8.0)]
+    assert mean({"device_id": "nobody"}) == []
+    assert mean({"device_id": "rst-01' OR '1'='1"}) == []
+
+
+def test_aggregate_floors_windows_before_the_epoch(store: ReadingStore) -> None:
+    store.write([reading(t, road_surface_temperature=float(t)) for t in (-4000, -1000, 0, 2999)])
+
+    found = store.aggregate(
+        "reading",
+        "road_surface_temperature",
+        function="count",
+        window_ns=3000,
+        start_ns=-5000,
+        end_ns=5000,
+    )
+
+    assert found == [(-6000, 1), (-3000, 1), (0, 2)]
+
+
+def test_aggregate_refuses_what_it_cannot_compute(store: ReadingStore) -> None:
+    store.write([reading(W0, note="probe re-seated", wet=True)])
+
+    def run(field: str, function: str, window_ns: int = HOUR) -> object:
+        return store.aggregate(
+            "reading",
+            field,
+            function=function,  # type: ignore[arg-type]  # "median" too
+            window_ns=window_ns,
+            start_ns=W0,
+            end_ns=W0 + HOUR,
+        )
+
+    with pytest.raises(StoreRejected, match="only count"):
+        run("note", "mean")
+    with pytest.raises(StoreRejected, match="only count"):
+        run("wet", "max")
+    assert run("note", "count") == [(W0, 1)]
+    with pytest.raises(ValueError, match="function"):
+        run("note", "median")
+    with pytest.raises(ValueError, match="window_ns"):
+        run("note", "count", window_ns=0)
+
+
+POINT_TIMES = st.integers(min_value=-3 * HOUR, max_value=3 * HOUR)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_aggregate_agrees_with_a_plain_python_reference(
+    store: ReadingStore, data: st.DataObject
+) -> None:
+    measurement = f"agg_{uuid.uuid4().hex[:12]}"  # examples share the store
+    times = data.draw(st.lists(POINT_TIMES, min_size=1, max_size=40, unique=True))
+    values = [data.draw(st.integers(-500, 500)) / 4 for _ in times]
+    devices = [data.draw(st.sampled_from(["a1", "b2"])) for _ in times]
+    window = data.draw(st.sampled_from([SECOND, 7 * SECOND, MINUTE, 15 * MINUTE, HOUR]))
+    start = data.draw(POINT_TIMES)
+    end = start + data.draw(st.integers(1, 4 * HOUR))
+    function: AggregateFunction = data.draw(st.sampled_from(AGGREGATE_FUNCTIONS))
+    store.write(
+        [
+            Point(measurement, {"device_id": device}, {"v": value}, time_ns)
+            for time_ns, value, device in zip(times, values, devices, strict=True)
+        ]
+    )
+
+    groups: dict[int, list[float]] = {}
+    for time_ns, value in zip(times, values, strict=True):
+        if start <= time_ns < end:
+            groups.setdefault(time_ns - time_ns % window, []).append(value)
+    reducers: dict[str, Callable[[list[float]], float]] = {
+        "mean": lambda v: sum(v) / len(v),
+        "min": min,
+        "max": max,
+        "count": len,
+    }
+    expected = [(w, reducers[function](v)) for w, v in sorted(groups.items())]
+
+    found = store.aggregate(
+        measurement, "v", function=function, window_ns=window, start_ns=start, end_ns=end
+    )
+
+    assert [window for window, _ in found] == [window for window, _ in expected]
+    assert [value for _, value in found] == pytest.approx([value for _, value in expected])
+
+
+# -- field names ------------------------------------------------------------------------------
+
+
+def test_field_names_lists_the_fields_matching_points_carry(store: ReadingStore) -> None:
+    store.write(
+        [
+            reading(T0, {"device_id": "rst-01"}, road_surface_temperature=1.0),
+            reading(T0 + 10, {"device_id": "rst-01"}, battery_voltage=3.6),
+            reading(T0, {"device_id": "aq-01"}, pm2_5=4.0, note="x"),
+        ]
+    )
+
+    assert store.field_names("reading") == [
+        "battery_voltage", "note", "pm2_5", "road_surface_temperature"
+    ]  # fmt: skip
+    assert store.field_names("reading", tags={"device_id": "rst-01"}) == [
+        "battery_voltage",
+        "road_surface_temperature",
+    ]
+    assert store.field_names("reading", tags={"device_id": "rst-01"}, end_ns=T0 + 10) == [
+        "road_surface_temperature"
+    ]
+    assert store.field_names("reading", tags={"device_id": "nobody"}) == []
+    assert store.field_names("nothing_here") == []
 
 
 # -- volume -----------------------------------------------------------------------------------

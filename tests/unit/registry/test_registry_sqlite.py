@@ -16,6 +16,7 @@ from storage.registry import (
 )
 from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared behaviour tests)
 from tests.unit.registry.registry_behaviour import run_together
+from tests.unit.registry.registry_edits_behaviour import *  # noqa: F403
 
 
 @pytest.fixture(params=["sqlite"])

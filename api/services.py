@@ -1,0 +1,39 @@
+"""What the API needs from the rest of wherry, handed in by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gateway_bridge.counters import Counters
+from storage import ReadingStore
+from storage.registry import Registry
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RateLimit:
+    """Anonymous requests allowed per client address: `burst` at once, refilled at `per_minute`."""
+
+    per_minute: float = 120.0
+    burst: int = 60
+
+
+@dataclass
+class Services:
+    """The registry, the readings store and the bridge's counters, shared by every request.
+
+    `counters` is the running bridge's (for /metrics) when the API runs inside
+    `wherry run`, or a fresh, empty set for `wherry api` alone.
+    """
+
+    registry: Registry
+    store: ReadingStore
+    counters: Counters = field(default_factory=Counters)
+    clock: Callable[[], datetime] = utc_now
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    public_base_url: str | None = None
