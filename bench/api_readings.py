@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -186,6 +187,11 @@ def app_from_environment() -> Any:
     ttl = os.environ.get("WHERRY_BENCH_CACHE_TTL")
     if ttl:
         app.state.readings_cache = ReadingsCache(registry, ttl=float(ttl))
+    if os.environ.get("WHERRY_BENCH_FREEZE_GC"):
+        # Everything built so far lives as long as the process: keep it out of the
+        # collector's full passes (100 ms each on this machine, a stall for every request).
+        gc.collect()
+        gc.freeze()
     return app
 
 
@@ -200,6 +206,7 @@ class ApiProcess:
         *,
         cache_ttl: float | None = None,
         workers: int = 1,
+        freeze_gc: bool = False,
     ) -> None:
         from tests.servers import free_port, wait_for_port
 
@@ -215,6 +222,7 @@ class ApiProcess:
             "WHERRY_BENCH_REGISTRY_URL": registry_url,
             "WHERRY_BENCH_STORE_URL": store_url,
             "WHERRY_BENCH_CACHE_TTL": "" if cache_ttl is None else str(cache_ttl),
+            "WHERRY_BENCH_FREEZE_GC": "1" if freeze_gc else "",
         }
         self._log = (directory / f"api-{self.port}.log").open("wb")
         self.process = subprocess.Popen(
@@ -274,7 +282,7 @@ class Connection:
             for name, _, value in (line.partition(":") for line in lines[1:] if line)
         }
         if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
                 chunk = await self.reader.readexactly(size + 2)
@@ -465,6 +473,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
+        "--freeze-gc",
+        action="store_true",
+        help="gc.freeze() in the API process after building the app (not what ships yet)",
+    )
+    parser.add_argument(
         "--rate", type=float, default=2.0, help="requests/s per paced client (the anonymous limit)"
     )
     args = parser.parse_args(argv)
@@ -483,12 +496,17 @@ def main(argv: list[str] | None = None) -> int:
         store_url = f"influxdb://127.0.0.1:{influxd.port}/{DATABASE}?gzip=false&timeout=120"
         registry_url = f"sqlite:///{directory / 'registry.db'}"
         prepared = prepare(directory, influx_base, registry_url, args)
-        shipped = ApiProcess(directory, registry_url, store_url, workers=args.workers)
+        shipped = ApiProcess(
+            directory, registry_url, store_url, workers=args.workers, freeze_gc=args.freeze_gc
+        )
         uncached = ApiProcess(directory, registry_url, store_url, cache_ttl=0.0)
         apis += [shipped, uncached]
         report = measure(args, prepared, influxd.port, shipped, uncached)
-        report["command"] = ".venv/bin/python bench/api_readings.py " + " ".join(
-            argv if argv is not None else sys.argv[1:]
+        report["command"] = " ".join(
+            [
+                ".venv/bin/python bench/api_readings.py",
+                *(argv if argv is not None else sys.argv[1:]),
+            ]
         )
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -539,13 +557,13 @@ def measure(
     with httpx.Client(timeout=120) as client:
         latest = client.get(f"{shipped.url}/api/v1/open/readings/latest")
         assert len(latest.json()["devices"]) == public, (len(latest.json()["devices"]), public)
-        request = httpx.Request(
+        first = httpx.Request(
             "GET",
             f"{shipped.url}/api/v1/devices/{ids[0]}/readings",
             params={"quantity": "air_temperature", "window": "15m", **yesterday},
             headers=key_header,
         )
-        means = client.send(request).json()
+        means = client.send(first).json()
         assert len(means["readings"]) == 96, len(means["readings"])
 
     api = ("127.0.0.1", shipped.port)
@@ -559,7 +577,7 @@ def measure(
     # anonymous rate limit (2 requests/s per client), it measures what 50 busy clients
     # see. Without the cache, one "latest" costs InfluxDB a query over every series:
     # measured one request at a time (50 at once would only queue), as the store's share.
-    plan = [
+    plan: list[tuple[str, str, tuple[str, int], Callable[[random.Random], bytes]]] = [
         ("healthz", "GET /healthz (same server: the floor)", api, lambda _: healthz),
         ("open_latest", "latest for all public devices", api, lambda _: open_latest),
         ("influx_means", "InfluxDB alone: one device, one day, 15-min means", influx,
@@ -592,6 +610,8 @@ def measure(
         "benchmark": "bench/api_readings.py",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "api_workers": args.workers,
+        "gc_frozen": args.freeze_gc,
         "devices": args.devices,
         "public_devices": public,
         "days": args.days,

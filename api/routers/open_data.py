@@ -36,10 +36,10 @@ from api.readings_pages import (
 )
 from api.schemas.readings import (
     DeviceLatest,
-    ErrorDetail,
     LatestReadings,
     OpenDevice,
     OpenDevices,
+    ReadingsError,
     ReadingsPage,
     format_time,
 )
@@ -58,16 +58,16 @@ DEVICES_CSV_EXAMPLE = (
     "air_temperature;pm2_5;relative_humidity,2026-01-15T03:10:00Z\r\n"
 )
 BAD_PARAMETER: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorDetail, "description": "An API key was sent and is not valid"},
-    422: {"model": ErrorDetail, "description": "A parameter is wrong; the detail says how"},
+    401: {"model": ReadingsError, "description": "An API key was sent and is not valid"},
+    422: {"model": ReadingsError, "description": "A parameter is wrong; the detail says how"},
     429: {
-        "model": ErrorDetail,
+        "model": ReadingsError,
         "description": "Too many requests from this address; wait `Retry-After` seconds",
     },
 }
 NOT_PUBLIC: dict[int | str, dict[str, Any]] = {
     **BAD_PARAMETER,
-    404: {"model": ErrorDetail, "description": "No public device with this id"},
+    404: {"model": ReadingsError, "description": "No public device with this id"},
 }
 
 

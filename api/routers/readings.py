@@ -23,16 +23,16 @@ from api.readings_pages import (
     render_latest,
 )
 from api.roles import ANY_KEY
-from api.schemas.readings import DeviceLatest, ErrorDetail, LatestReadings, ReadingsPage
+from api.schemas.readings import DeviceLatest, LatestReadings, ReadingsError, ReadingsPage
 from storage.registry import Domain
 
 router = APIRouter(tags=["readings"])
 
 AnyKey = Annotated[Caller, Depends(require(ANY_KEY))]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorDetail, "description": "No API key, or one that is not valid"},
-    404: {"model": ErrorDetail, "description": "No device with this id is registered"},
-    422: {"model": ErrorDetail, "description": "A parameter is wrong; the detail says how"},
+    401: {"model": ReadingsError, "description": "No API key, or one that is not valid"},
+    404: {"model": ReadingsError, "description": "No device with this id is registered"},
+    422: {"model": ReadingsError, "description": "A parameter is wrong; the detail says how"},
 }
 LATEST_ERRORS: dict[int | str, dict[str, Any]] = {code: ERRORS[code] for code in (401, 422)}
 

@@ -167,7 +167,7 @@ class OpenDevices(BaseModel):
     devices: list[OpenDevice]
 
 
-class ErrorDetail(BaseModel):
+class ReadingsError(BaseModel):
     """What was wrong: a sentence, or FastAPI's list of invalid parameters."""
 
     detail: str | list[dict[str, Any]] = Field(

@@ -1,4 +1,5 @@
-"""The list cache: fresh for `ttl`, then served stale while one background refresh runs."""
+"""The list cache (fresh for `ttl`, then served stale while one refresh runs), and the pure
+parts of the readings API: times, cursors, content negotiation, CSV cells."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import time
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.requests import Request
 
+from api.csv_responses import csv_text, wants_csv
 from api.readings_cache import TimedCache
+from api.schemas.readings import Cursor, format_time, parse_time
+from storage.line_protocol import MAX_TIME_NS, MIN_TIME_NS
 
 
 class Counter:
@@ -112,3 +119,46 @@ def test_ttl_zero_computes_every_time_and_entries_are_bounded() -> None:
     bounded.get("a", compute)  # "a" was the oldest: dropped, so computed again
     bounded.get("c", compute)
     assert compute.calls == calls + 1
+
+
+# -- the pure parts: times, cursors, negotiation, CSV cells ----------------------------------
+
+
+@given(st.integers(min_value=MIN_TIME_NS, max_value=MAX_TIME_NS))
+def test_every_time_a_store_holds_prints_and_parses_back_exactly(time_ns: int) -> None:
+    text = format_time(time_ns)
+
+    assert text.endswith("Z")
+    assert parse_time("start", text) == time_ns
+
+
+@given(st.integers(min_value=MIN_TIME_NS, max_value=MAX_TIME_NS), st.integers(1, 10**6))
+def test_cursors_round_trip(time_ns: int, shown: int) -> None:
+    assert Cursor.decode(Cursor(time_ns, shown).encode()) == Cursor(time_ns, shown)
+
+
+@pytest.mark.parametrize(
+    ("accept", "csv"),
+    [
+        ("text/csv", True),
+        ("text/csv;q=0.9, application/json;q=0.5", True),
+        ("application/json, text/csv;q=0.5", False),
+        ("text/csv;q=0", False),
+        ("text/csv;q=banana", False),
+        ("*/*", False),
+        ("", False),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
+    ],
+)
+def test_accept_header_negotiation(accept: str, csv: bool) -> None:
+    request = Request({"type": "http", "headers": [(b"accept", accept.encode())]})
+
+    assert wants_csv(request, None) is csv
+    assert wants_csv(request, "json") is False
+    assert wants_csv(request, "csv") is True
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted() -> None:
+    assert csv_text(["a", "b"], [["=1+2", -1.5], ["@SUM(A1)", None], ["ok", True]]) == (
+        "a,b\r\n'=1+2,-1.5\r\n'@SUM(A1),\r\nok,true\r\n"
+    )
