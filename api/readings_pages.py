@@ -86,6 +86,14 @@ def now_ns(services: Services) -> int:
     return (services.clock() - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
+RouteFilter = Annotated[
+    str | None,
+    Query(max_length=64, description="Only devices on this route.", examples=["a38"]),
+]
+SiteFilter = Annotated[
+    str | None,
+    Query(max_length=200, description="Only devices at this site.", examples=["greenfield"]),
+]
 FormatParam = Annotated[
     Format | None,
     Query(description="`json` or `csv`; wins over the Accept header.", examples=["csv"]),

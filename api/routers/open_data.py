@@ -28,6 +28,8 @@ from api.readings_pages import (
     DeviceId,
     FormatParam,
     Params,
+    RouteFilter,
+    SiteFilter,
     latest_filters,
     latest_of_devices,
     page_response,
@@ -248,14 +250,8 @@ def open_latest(
     domain: Annotated[
         Domain | None, Query(description="Only devices of this domain.", examples=["air"])
     ] = None,
-    route: Annotated[
-        str | None,
-        Query(max_length=64, description="Only devices on this route.", examples=["a38"]),
-    ] = None,
-    site: Annotated[
-        str | None,
-        Query(max_length=200, description="Only devices at this site.", examples=["greenfield"]),
-    ] = None,
+    route: RouteFilter = None,
+    site: SiteFilter = None,
     format: FormatParam = None,
 ) -> Any:
     """The newest reading of each public device that has sent one, ordered by device id.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
-from api.auth import Caller, require
+from api.auth import AnyKey
 from api.csv_responses import csv_openapi, wants_csv
 from api.deps import ServicesDep
 from api.readings_pages import (
@@ -16,19 +16,19 @@ from api.readings_pages import (
     DeviceId,
     FormatParam,
     Params,
+    RouteFilter,
+    SiteFilter,
     latest_filters,
     latest_of_devices,
     page_response,
     readings_page,
     render_latest,
 )
-from api.roles import ANY_KEY
 from api.schemas.readings import DeviceLatest, LatestReadings, ReadingsError, ReadingsPage
 from storage.registry import Domain
 
 router = APIRouter(tags=["readings"])
 
-AnyKey = Annotated[Caller, Depends(require(ANY_KEY))]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ReadingsError, "description": "No API key, or one that is not valid"},
     404: {"model": ReadingsError, "description": "No device with this id is registered"},
@@ -122,14 +122,8 @@ def all_latest(
     domain: Annotated[
         Domain | None, Query(description="Only devices of this domain.", examples=["road"])
     ] = None,
-    route: Annotated[
-        str | None,
-        Query(max_length=64, description="Only devices on this route.", examples=["a38"]),
-    ] = None,
-    site: Annotated[
-        str | None,
-        Query(max_length=200, description="Only devices at this site.", examples=["greenfield"]),
-    ] = None,
+    route: RouteFilter = None,
+    site: SiteFilter = None,
     format: FormatParam = None,
 ) -> Any:
     """The newest reading of each device that has sent one, ordered by device id.
