@@ -11,16 +11,23 @@ from fastapi.responses import JSONResponse
 from api.metrics import LatencyMiddleware, Metrics
 from api.ratelimit import RateLimitMiddleware
 from api.routers import (
+    alerts,
     audit,
     dead_letters,
     decoders,
     devices,
+    gritting,
+    ingest,
     keys,
     open_data,
     operations,
     readings,
+    reports,
     routes,
     sightings,
+    stream,
+    subscriptions,
+    treatments,
 )
 from api.services import Services
 from storage.errors import StoreRejected, StoreUnavailable
@@ -49,6 +56,10 @@ TAGS = [
     {"name": "keys", "description": "API keys (admins)."},
     {"name": "audit", "description": "Every change, who made it and when (admins)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
+    {
+        "name": "ingest",
+        "description": "Webhooks of The Things Stack and ChirpStack (shared secret, not a key).",
+    },
 ]
 
 Gauges = Callable[[], dict[str, float]]
@@ -67,6 +78,7 @@ def create_app(services: Services, *, gauges: Gauges | None = None) -> FastAPI:
     app.state.services = services
     app.state.metrics = Metrics(services.counters, gauges or dict)
     app.include_router(operations.router)
+    app.include_router(ingest.router)  # outside /api/v1: network servers' URLs stay put
     for router in versioned_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(RateLimitMiddleware, limit=services.rate_limit)
@@ -94,6 +106,12 @@ def versioned_routers() -> list[APIRouter]:
         dead_letters.router,
         decoders.router,
         audit.router,
+        gritting.router,
+        alerts.router,
+        treatments.router,
+        subscriptions.router,
+        stream.router,
+        reports.router,
     ]
 
 

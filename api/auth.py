@@ -17,7 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.deps import ServicesDep
 from api.keys import secret_matches, split_token
-from api.roles import ADMINS, ANY_KEY, ENGINEERS, Role
+from api.roles import ADMINS, ANY_KEY, ENGINEERS, HIGHWAYS, RESPONDERS, Role
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -64,7 +64,7 @@ def current_caller(
     if parts is None:
         raise unauthorized("malformed API key: expected wherry_<key id>_<secret>")
     key_id, secret = parts
-    record = services.registry.api_key(key_id)
+    record = services.keys.get(key_id)
     if record is None or not secret_matches(secret, record.secret_hash):
         raise unauthorized("unknown API key")
     now = services.clock()
@@ -74,6 +74,7 @@ def current_caller(
         raise unauthorized(f"API key {key_id} expired at {record.expires_at.isoformat()}")
     if record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
         services.registry.touch_api_key(key_id, now)
+        services.keys.used(record, now)
     caller = Caller(key_id=key_id, role=Role(record.role), label=record.label)
     request.state.caller = caller
     return caller
@@ -103,5 +104,9 @@ AnyKey = Annotated[Caller, Depends(require(ANY_KEY))]
 """A caller with any valid key."""
 Engineer = Annotated[Caller, Depends(require(ENGINEERS))]
 """A caller whose key may change devices, routes and decoders."""
+Highways = Annotated[Caller, Depends(require(HIGHWAYS))]
+"""A caller whose key may log treatments."""
+Responder = Annotated[Caller, Depends(require(RESPONDERS))]
+"""A caller whose key may acknowledge alerts (road alerts need a highways key)."""
 Admin = Annotated[Caller, Depends(require(ADMINS))]
 """A caller whose key may manage keys and read the audit log."""

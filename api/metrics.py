@@ -43,6 +43,8 @@ class Metrics:
     """One Prometheus registry per app, so tests and replicas never share state."""
 
     def __init__(self, counters: Counters, gauges: Callable[[], dict[str, float]]) -> None:
+        self.gauges = gauges
+        """The live figures (buffer and spool depths); /readyz reads the spool's from here."""
         self.registry = CollectorRegistry()
         self.registry.register(BridgeCollector(counters, gauges))
         self.request_seconds = Histogram(

@@ -16,5 +16,7 @@ ENGINEERS = frozenset({Role.admin, Role.engineer})
 """Changing devices and routes, decoders, sightings, dead letters."""
 HIGHWAYS = frozenset({Role.admin, Role.highways})
 """Acknowledging alerts and logging treatments."""
+RESPONDERS = HIGHWAYS | ENGINEERS
+"""Acknowledging alerts: highways for the roads, engineers for devices, water and air."""
 ADMINS = frozenset({Role.admin})
 """Keys and the audit log."""

@@ -6,7 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from alerts.model import AlertEvent
+from alerts.notify.broadcast import Broadcaster
+from api.key_cache import KeyCache
 from gateway_bridge.counters import Counters
+from gateway_bridge.sources.webhook import WebhookIngest
 from storage import ReadingStore
 from storage.registry import Registry
 
@@ -37,3 +41,13 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     rate_limit: RateLimit = field(default_factory=RateLimit)
     public_base_url: str | None = None
+    webhooks: WebhookIngest | None = None
+    """Webhook ingest (POST /ingest/ttn, /ingest/chirpstack); None when it is off."""
+    broadcaster: Broadcaster | None = None
+    """Live events for GET /api/v1/stream; None when this process runs no engine."""
+    announce: Callable[[AlertEvent], None] | None = None
+    """Passes alert events made through the API (acknowledgements) to the notifiers."""
+    keys: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyCache(self.registry)

@@ -42,6 +42,14 @@ QUANTITIES: Mapping[str, Quantity] = _catalogue(
         80.0,
         "Road surface temperature (RST): the variable gritting decisions are made on.",
     ),
+    Quantity(
+        "surface_wet",
+        "1",
+        "road",
+        0.0,
+        1.0,
+        "Road surface state from sensors that report it: 1 = wet, 0 = dry.",
+    ),
     # air
     Quantity(
         "air_temperature",

@@ -4,6 +4,10 @@ The same mechanism carries points to the readings store and dead letters and
 sightings to the registry. A message's acknowledgement runs only after the sink
 has taken everything the message produced, which is what lets an own broker's
 QoS 1 redelivery cover a crash.
+
+With a `Spool` (the points batcher), "taken" also means "fsynced to the spool": while
+the sink is unavailable, batches go to disk in order and are acknowledged, and the same
+thread drains them into the sink, oldest first, once it answers again.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from gateway_bridge.spool import Spool, SpoolFull
 from gateway_bridge.uplink import Acknowledge
 
 T = TypeVar("T")
@@ -40,6 +45,12 @@ class Batcher(Generic[T]):
     or raises anything else (unavailable: wait with capped backoff and retry the
     same batch, holding later items back). When `capacity` items wait,
     `submit` blocks: backpressure reaches the transport instead of memory growing.
+
+    With a `spool`, an unavailable sink is retried once after `retry_min_delay`, then
+    the batch is spooled and acknowledged; while the spool holds anything, new batches
+    are spooled behind it, so the sink sees them in order. Between batches the thread
+    drains the spool (retrying with the same capped backoff). Only when the spool
+    refuses a batch (quota or disk) does the batcher hold it in memory as without one.
     """
 
     def __init__(
@@ -53,6 +64,7 @@ class Batcher(Generic[T]):
         capacity: int = 200_000,
         retry_min_delay: float = 0.5,
         retry_max_delay: float = 30.0,
+        spool: Spool[T] | None = None,
     ) -> None:
         self.name = name
         self._sink = sink
@@ -71,6 +83,10 @@ class Batcher(Generic[T]):
         self.rejected = 0
         self.failures = 0
         self.last_error: str | None = None
+        self.spool = spool
+        self._drain_at = time.monotonic()  # when to try the sink with spooled batches next
+        self._drain_delay = 0.0
+        self._drained = 0  # items drained since the spool last became non-empty
 
     def start(self) -> None:
         self._thread.start()
@@ -98,7 +114,7 @@ class Batcher(Generic[T]):
             return len(self._pending.items) + self._in_flight
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything submitted so far has been taken; False on timeout."""
+        """Wait until everything submitted so far has been taken (or spooled); False on timeout."""
         deadline = time.monotonic() + timeout
         with self._lock:
             self._pending.first_at = 0.0  # due now
@@ -120,13 +136,15 @@ class Batcher(Generic[T]):
             self._thread.join(timeout=max(1.0, timeout / 10))
         return done
 
-    def _take_batch(self) -> _Pending[T] | None:
+    def _take_batch(self, until: float | None = None) -> _Pending[T] | None:
+        """The next due batch; None once closing with nothing left, or when `until` passes."""
         with self._lock:
             while True:
                 pending = self._pending
+                now = time.monotonic()
                 if pending.items or pending.acks:
                     due = pending.first_at + self._max_delay
-                    if len(pending.items) >= self._max_items or time.monotonic() >= due:
+                    if len(pending.items) >= self._max_items or now >= due or self._closing:
                         batch = _Pending(pending.items[: self._max_items])
                         rest = pending.items[self._max_items :]
                         if rest:
@@ -139,51 +157,165 @@ class Batcher(Generic[T]):
                             self._pending = _Pending()
                         self._in_flight = len(batch.items)
                         return batch
-                    self._lock.wait(max(0.0, due - time.monotonic()))
+                    wake = due
                 elif self._closing:
                     return None
                 else:
-                    self._lock.wait(0.5)
+                    wake = now + 0.5
+                if until is not None:
+                    if now >= until:
+                        return None
+                    wake = min(wake, until)
+                self._lock.wait(max(0.0, wake - now))
 
     def _run(self) -> None:
-        while (batch := self._take_batch()) is not None:
-            if not self._deliver(batch.items):
-                batch.acks = []  # unwritten: let the transport redeliver
-            for acknowledge in batch.acks:
-                try:
-                    acknowledge()
-                except (
-                    Exception
-                ):  # a transport that went away cannot take its ack; redelivery covers it
-                    log.warning("%s: acknowledgement failed", self.name, exc_info=True)
-            with self._lock:
-                self._in_flight = 0
-                self._lock.notify_all()
+        while True:
+            draining = self.spool is not None and not self.spool.empty
+            batch = self._take_batch(self._drain_at if draining else None)
+            if batch is not None:
+                self._complete(batch)
+            elif self._closing:
+                return
+            if self.spool is not None and not self._closing and time.monotonic() >= self._drain_at:
+                self._drain(budget=self._max_delay)
 
-    def _deliver(self, items: list[T]) -> bool:
+    def _complete(self, batch: _Pending[T]) -> None:
+        """Hand the batch off, then run its acknowledgements (none if it was not taken)."""
+        if not self._hand_off(batch.items):
+            batch.acks = []  # neither written nor spooled: let the transport redeliver
+        for acknowledge in batch.acks:
+            try:
+                acknowledge()
+            except Exception:  # a transport that went away: its broker redelivers instead
+                log.warning("%s: acknowledgement failed", self.name, exc_info=True)
+        with self._lock:
+            self._in_flight = 0
+            self._lock.notify_all()
+
+    def _hand_off(self, items: list[T]) -> bool:
+        """True once the items are in the sink or the spool."""
         if not items:
             return True
+        if self.spool is None:
+            return self._deliver(items)
+        if self.spool.empty and (self._attempt(items) or self._retry_once(items)):
+            return True
+        return self._spool_or_hold(items)
+
+    def _attempt(self, items: list[T], holding: str = "spooling") -> bool:
+        """Write items once; on failure count it, log the first of an outage, return False."""
+        try:
+            self._write(items)
+        except Exception as exc:
+            self.failures += 1
+            if self.last_error is None:
+                log.warning(
+                    "%s: sink unavailable, %s %d items: %s", self.name, holding, len(items), exc
+                )
+            self.last_error = str(exc)
+            return False
+        if self.last_error is not None:
+            log.info("%s: sink is back, %d items written", self.name, len(items))
+            self.last_error = None
+        return True
+
+    def _retry_once(self, items: list[T]) -> bool:
+        """A short first retry, so a blip does not reach the disk."""
+        with self._lock:
+            if self._closing:
+                return False
+            self._lock.wait(self._retry_min_delay)
+        return self._attempt(items)
+
+    def _spool_or_hold(self, items: list[T]) -> bool:
+        """Spool the items; while the spool refuses them, drain it and hold them in memory."""
+        assert self.spool is not None
         delay = self._retry_min_delay
+        held_since: float | None = None
         while True:
             try:
-                self._write(items)
-                if self.last_error is not None:
-                    log.info("%s: sink is back, %d items written", self.name, len(items))
-                    self.last_error = None
-                return True
-            except Exception as exc:
-                self.failures += 1
-                if self.last_error is None:
-                    log.warning(
-                        "%s: sink unavailable, holding %d items: %s", self.name, len(items), exc
+                self.spool.append(items)
+            except SpoolFull as exc:
+                if held_since is None:
+                    held_since = time.monotonic()
+                    log.error(
+                        "%s: cannot spool %d items (%s); holding them in memory, unacknowledged",
+                        self.name,
+                        len(items),
+                        exc,
                     )
-                self.last_error = str(exc)
-                with self._lock:
-                    if self._closing:
-                        log.error("%s: closing with %d items unwritten", self.name, len(items))
-                        return False
-                    self._lock.wait(delay)
-                delay = min(delay * 2, self._retry_max_delay)
+            else:
+                if held_since is not None:
+                    log.info(
+                        "%s: %d held items spooled after %.0f s",
+                        self.name,
+                        len(items),
+                        time.monotonic() - held_since,
+                    )
+                return True
+            if self._drain(budget=self._max_delay):  # the sink is back: room comes soon
+                if self.spool.empty and self._attempt(items):
+                    return True
+                delay = self._retry_min_delay
+                continue
+            with self._lock:
+                if self._closing:
+                    log.error(
+                        "%s: closing with %d items neither written nor spooled; their "
+                        "messages stay unacknowledged",
+                        self.name,
+                        len(items),
+                    )
+                    return False
+                self._lock.wait(delay)
+            delay = min(delay * 2, self._retry_max_delay)
+
+    def _drain(self, budget: float) -> int:
+        """Write spooled batches to the sink, oldest first, for about `budget` seconds.
+
+        Returns how many batches went; on failure, the next try waits with backoff.
+        """
+        assert self.spool is not None
+        started = time.monotonic()
+        drained = 0
+        while not self._closing:
+            batch = self.spool.oldest()
+            if batch is None:
+                break
+            if not self._attempt(batch.items, holding="keeping spooled"):
+                self._drain_delay = min(
+                    max(self._drain_delay * 2, self._retry_min_delay), self._retry_max_delay
+                )
+                self._drain_at = time.monotonic() + self._drain_delay
+                return drained
+            self.spool.remove(batch)
+            drained += 1
+            self._drained += len(batch.items)
+            if time.monotonic() - started >= budget:
+                break
+        self._drain_delay = 0.0
+        self._drain_at = time.monotonic()
+        if drained and self.spool.empty:
+            log.info(
+                "%s: spool drained: %d spooled items written to the sink",
+                self.name,
+                self._drained,
+            )
+            self._drained = 0
+        return drained
+
+    def _deliver(self, items: list[T]) -> bool:
+        """Without a spool: retry with capped backoff until written or closing."""
+        delay = self._retry_min_delay
+        while True:
+            if self._attempt(items, holding="holding"):
+                return True
+            with self._lock:
+                if self._closing:
+                    log.error("%s: closing with %d items unwritten", self.name, len(items))
+                    return False
+                self._lock.wait(delay)
+            delay = min(delay * 2, self._retry_max_delay)
 
     def _write(self, items: Sequence[T]) -> None:
         """Write items; on `Rejected`, split and recurse so only the bad items are set aside."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from decoders import DecodeError, UnknownDecoder, decode
+from alerts.model import Observation
+from decoders import DecodeError, Reading, UnknownDecoder, decode
 from gateway_bridge.batcher import Batcher
 from gateway_bridge.counters import Counters
 from gateway_bridge.directory import DeviceDirectory
@@ -66,12 +68,14 @@ class Pipeline:
         *,
         max_message_bytes: int = 256 * 1024,
         accept_simulated: bool = False,
+        observe: Callable[[Observation], None] | None = None,
     ) -> None:
         self.directory = directory
         self.sinks = sinks
         self.counters = counters
         self.max_message_bytes = max_message_bytes
         self.accept_simulated = accept_simulated
+        self.observe = observe
 
     def handle(self, message: RawMessage) -> None:
         """Take one message to its end; never raises for anything the message contains."""
@@ -101,7 +105,7 @@ class Pipeline:
         self._store(message, uplink, device)
 
     def _store(self, message: RawMessage, uplink: Uplink, device: DeviceRecord) -> None:
-        points = [uplink_point(uplink)]
+        points = [uplink_point(uplink, device.device_id)]
         try:
             decoded = decode(
                 device.decoder,
@@ -118,12 +122,35 @@ class Pipeline:
                 message, reason, f"{device.device_id} ({device.decoder}): {exc}", to_letters
             )
             self.counters.add("uplinks_accepted")
+            self._observe(uplink, device, ())
             return
         readings = reading_points(uplink, device, decoded.readings)
         points.extend(readings)
         self.counters.add("uplinks_accepted")
         self.counters.add("readings_flagged", sum(1 for r in decoded.readings if not r.valid))
         self.sinks.points.submit(points, message.acknowledge)
+        self._observe(uplink, device, decoded.readings)
+
+    def _observe(self, uplink: Uplink, device: DeviceRecord, readings: Sequence[Reading]) -> None:
+        """Hand the uplink to the alert engine: what it measured, and that the device is alive."""
+        if self.observe is None:
+            return
+        best = uplink.best_reception
+        self.observe(
+            Observation(
+                device_id=device.device_id,
+                time_ns=uplink.received_at_ns,
+                domain=device.domain,
+                route_id=device.route_id,
+                site=device.site,
+                values={r.quantity: r.value for r in readings if r.valid},
+                flagged={
+                    r.quantity: r.invalid_reason or "invalid" for r in readings if not r.valid
+                },
+                rssi=None if best is None or best.rssi is None else float(best.rssi),
+                snr=None if best is None or best.snr is None else float(best.snr),
+            )
+        )
 
     def _record_sighting(self, uplink: Uplink, acknowledge: Acknowledge | None) -> None:
         self.counters.add("unregistered_sightings")

@@ -21,10 +21,14 @@ READING = "reading"
 FLAGGED = "flagged"
 
 
-def uplink_point(uplink: Uplink) -> Point:
-    """Link metadata: what engineers read to find a badly connected device."""
+def uplink_point(uplink: Uplink, device_id: str) -> Point:
+    """Link metadata: what engineers read to find a badly connected device.
+
+    `device_id` is the registry's: an uplink found by its DevEUI under another name is
+    filed under the device it belongs to, not under whatever id it claimed.
+    """
     best = uplink.best_reception
-    tags = {"device_id": uplink.device_id, "application_id": uplink.application_id}
+    tags = {"device_id": device_id, "application_id": uplink.application_id}
     if best is not None and best.gateway_id:
         tags["gateway"] = best.gateway_id
     fields: dict[str, FieldValue] = {
@@ -49,7 +53,7 @@ def uplink_point(uplink: Uplink) -> Point:
 def reading_tags(uplink: Uplink, device: DeviceRecord) -> dict[str, str]:
     """Low-cardinality tags from the registry: who, which domain, which route and site."""
     tags = {
-        "device_id": uplink.device_id,
+        "device_id": device.device_id,
         "application_id": uplink.application_id,
         "domain": device.domain,
     }

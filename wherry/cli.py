@@ -112,6 +112,41 @@ def decode(
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
+@app.command()
+def replay(
+    uplinks: Annotated[
+        Path, typer.Argument(help='TTN uplinks, one JSON per line (bare or {"result": …}).')
+    ],
+    devices: Annotated[Path, typer.Option("--devices", help="devices.csv (as `devices import`).")],
+    routes: Annotated[Path, typer.Option("--routes", help="routes.csv (as `routes import`).")],
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Gritting policy TOML (a \\[gritting] table).")
+    ] = None,
+    compare: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option("--compare", help="Two policy TOMLs: print a what-if table of both."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="--compare as JSON, not a table.")
+    ] = False,
+) -> None:
+    """Replay uplinks through decoders and gritting rules on their own clock; print JSON."""
+    from wherry.replay import run_replay
+
+    raise typer.Exit(
+        run_replay(
+            uplinks,
+            devices=devices,
+            routes=routes,
+            policy=policy,
+            compare=compare,
+            as_json=as_json,
+            out=typer.echo,
+            err=lambda line: typer.echo(line, err=True),
+        )
+    )
+
+
 @app.command("decoders")
 def list_decoders(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

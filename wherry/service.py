@@ -13,15 +13,19 @@ from types import FrameType
 from api.app import create_app
 from api.services import RateLimit, Services
 from gateway_bridge.sources.mqtt import MqttOptions, MqttSource
+from gateway_bridge.spool import SpoolAlarm
 from storage import open_store, redact_url
 from storage.errors import StoreError
 from storage.registry import Registry, RegistryError
+from wherry.alerting import Alerting, build_alerting, spool_condition
 from wherry.api_server import ApiServer
 from wherry.bridge import Bridge, build_bridge
+from wherry.ingest import start_backfill, webhook_ingest
 from wherry.settings import Settings
 
 log = logging.getLogger("wherry")
 STATUS_EVERY_S = 60.0
+SHUTDOWN_FLUSH_S = 30.0
 
 
 def mqtt_options(settings: Settings) -> MqttOptions:
@@ -39,36 +43,34 @@ def mqtt_options(settings: Settings) -> MqttOptions:
     )
 
 
-def open_bridge(settings: Settings) -> Bridge:
-    """Open the registry (migrating it) and the readings store, and start the batchers."""
+def open_bridge(settings: Settings, *, on_spool_alarm: SpoolAlarm | None = None) -> Bridge:
+    """Open the registry (migrating it) and the readings store, and start the batchers.
+
+    `on_spool_alarm(level, detail)` hears the spool's level: ok, warning (80 %), full.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = Registry(settings.effective_registry_url)
     registry.migrate()
     store = open_store(settings.effective_store_url)
     log.info("readings store: %s", redact_url(settings.effective_store_url))
-    return build_bridge(settings, store, registry)
+    return build_bridge(settings, store, registry, on_spool_alarm=on_spool_alarm)
 
 
-def api_services(settings: Settings, bridge: Bridge) -> Services:
+def api_services(settings: Settings, bridge: Bridge, alerting: Alerting | None) -> Services:
     return Services(
         registry=bridge.registry,
         store=bridge.store,
         counters=bridge.counters,
         rate_limit=RateLimit(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        webhooks=webhook_ingest(settings, bridge),
+        broadcaster=alerting.broadcaster if alerting else None,
+        announce=alerting.announce if alerting else None,
     )
 
 
 def bridge_gauges(bridge: Bridge) -> Callable[[], dict[str, float]]:
-    """Live depths for /metrics: what waits in memory for the store and the registry."""
-
-    def gauges() -> dict[str, float]:
-        return {
-            "points_waiting": float(bridge.sinks.points.depth),
-            "dead_letters_waiting": float(bridge.sinks.dead_letters.depth),
-            "sightings_waiting": float(bridge.sinks.sightings.depth),
-        }
-
-    return gauges
+    """Live figures for /metrics and /readyz: what waits in memory and in the spool."""
+    return bridge.gauges
 
 
 def stop_on_signals(stop: threading.Event) -> None:
@@ -92,15 +94,25 @@ def run_service(
     """
     stop = stop or threading.Event()
     stop_on_signals(stop)
+    alerting: Alerting | None = None
+
+    def spool_alarm(level: str, detail: str) -> None:
+        if alerting is not None:
+            alerting.engine.report(spool_condition(level, detail))
+
     try:
-        bridge = open_bridge(settings)
+        bridge = open_bridge(settings, on_spool_alarm=spool_alarm)
+        if settings.alerts:
+            alerting = build_alerting(settings, bridge.registry, bridge.store)
+            bridge.pipeline.observe = alerting.engine.submit
     except (RegistryError, StoreError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         return 1
 
     api: ApiServer | None = None
     if settings.serve_api or not subscribe:
-        app = create_app(api_services(settings, bridge), gauges=bridge_gauges(bridge))
+        services = api_services(settings, bridge, alerting)
+        app = create_app(services, gauges=bridge_gauges(bridge))
         api = ApiServer(app, settings.api_host, settings.api_port)
         gc.freeze()  # start-up objects out of the collector's sight: no 100 ms full-GC stalls
         try:
@@ -110,21 +122,45 @@ def run_service(
             bridge.close()
             return 1
 
+    backfill = start_backfill(settings, bridge) if subscribe else None
     source: MqttSource | None = None
     if subscribe and settings.mqtt_url:
-        source = MqttSource(mqtt_options(settings), bridge.pipeline.handle)
+        source = MqttSource(
+            mqtt_options(settings),
+            bridge.intake.handle,
+            on_ready=backfill.trigger if backfill else None,  # on start and every reconnect
+        )
         source.start()
     elif subscribe:
         log.warning("WHERRY_MQTT_URL is not set: nothing to subscribe to")
+    if backfill is not None:
+        backfill.trigger()  # now, whether or not the broker answers; again on each connect
 
     while not stop.wait(STATUS_EVERY_S):
         log.info("status: %s", bridge.counters.snapshot())
 
+    # Stop taking redeliverable messages, then store or spool what is in flight while the
+    # broker connection is still up to carry the acknowledgements; then disconnect.
+    if backfill is not None:
+        backfill.stop()  # what it handed off is acknowledged; the rest is fetched next time
+    bridge.intake.close()
+    flushed = bridge.flush(SHUTDOWN_FLUSH_S)
+    if source is not None:
+        bridge.intake.settle()  # the broker stops sending: our last acks are read, not reset
     if source is not None:
         source.stop()
+    if alerting is not None:
+        alerting.broadcaster.close()  # live-stream clients let go, so the API can stop
     if api is not None:
         api.stop()
-    clean = bridge.close()
+    clean = bridge.close(SHUTDOWN_FLUSH_S if flushed else 1.0) and flushed
+    if alerting is not None:
+        alerting.close()  # evaluate what is queued, deliver pending notifications
+    if not clean:
+        log.error(
+            "stopped with points neither stored nor spooled; an own broker redelivers their "
+            "messages to the next run"
+        )
     bridge.store.close()
     bridge.registry.close()
     log.info("stopped: %s", bridge.counters.snapshot())

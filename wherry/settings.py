@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 from storage import parse_store_url
 
 ENV_PREFIX = "WHERRY_"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 DEFAULT_TOPICS = ("v3/+/devices/+/up",)
 
 
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path("wherry-data"),
-        description="Folder for the embedded SQLite readings store and registry.",
+        description="Folder for the embedded SQLite readings store and registry, and the spool.",
     )
     mqtt_url: str | None = Field(
         default=None,
@@ -106,6 +107,13 @@ class Settings(BaseSettings):
         description="Points held in memory while the store is slow; beyond it the bridge "
         "stops reading (the broker holds messages).",
     )
+    spool_quota_mb: float = Field(
+        default=1024.0,
+        gt=0,
+        description="Disk space (MiB) for points spooled in data_dir/spool while the store is "
+        "away: a warning at 80 %; when full the bridge stops acknowledging (an own broker keeps "
+        "the messages).",
+    )
     max_message_bytes: int = Field(
         default=256 * 1024,
         ge=1024,
@@ -114,6 +122,100 @@ class Settings(BaseSettings):
     accept_simulated: bool = Field(
         default=False,
         description="Store uplinks that TTN marks simulated (sent from the console).",
+    )
+    # -- backfill and webhooks (docs/ingest.md) --------------------------------------------
+    ttn_storage_url: str | None = Field(
+        default=None,
+        description="The Things Stack to backfill missed uplinks from (Storage Integration), "
+        "e.g. https://eu1.cloud.thethings.network. Unset: no backfill.",
+    )
+    ttn_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key allowed to read the applications' traffic, for the backfill.",
+    )
+    ttn_applications: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated application ids to backfill. Unset: those named in "
+        "mqtt_topics (v3/{app}@{tenant}/…).",
+    )
+    ttn_ca_file: Path | None = Field(
+        default=None, description="CA bundle for ttn_storage_url; unset: the system's CAs."
+    )
+    backfill_max_age_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 90,
+        description="How far back a backfill reaches at most (TTN keeps 24 h on the Sandbox, "
+        "30 days on Cloud).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret webhooks send in the X-Wherry-Webhook-Secret header (at "
+        "least 16 characters). Unset: POST /ingest/… answers 404.",
+    )
+    webhook_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Larger webhook bodies are answered 413 and dead-lettered (cut).",
+    )
+    # -- alerts (docs/alerts.md) -------------------------------------------------------------
+    alerts: bool = Field(
+        default=True,
+        description="Run the alert engine (gritting decisions, device, air and water rules) "
+        "where uplinks arrive.",
+    )
+    policy_file: Path | None = Field(
+        default=None,
+        description="TOML file with the default gritting policy ([gritting] table); routes' "
+        "own overrides apply over it. Unset: the defaults of docs/alerts.md.",
+    )
+    rules_file: Path | None = Field(
+        default=None,
+        description="TOML file with device-health, air and water rule settings "
+        "(docs/alerts-rules.md). Unset: the defaults.",
+    )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="SMTP server for e-mail alerts: smtp://user:pass@host:587?from=… "
+        "(STARTTLS required unless starttls=false). Unset: no e-mail.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds an alert webhook may take to answer."
+    )
+    webhook_connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds to connect to an alert webhook."
+    )
+    webhook_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle trusted for alert webhooks (a council's own CA); unset: the "
+        "system's CAs. Certificates are always verified.",
+    )
+    notify_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Tries per alert notification (webhook or e-mail) before it becomes a "
+        "dead letter.",
+    )
+    notify_backoff_s: float = Field(
+        default=1.0, gt=0, le=600, description="Wait before the first retry; doubles each try."
+    )
+    notify_backoff_max_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest wait between notification retries."
+    )
+    notify_retry_after_max_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="Longest Retry-After from a receiver that wherry honours.",
+    )
+    alert_warmup_hours: float = Field(
+        default=3.0,
+        ge=0,
+        le=48,
+        description="Hours of stored readings replayed into the alert engine at start, so "
+        "trends survive a restart.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level."
@@ -173,11 +275,62 @@ class Settings(BaseSettings):
             raise ValueError("expected sqlite:///path.db or postgresql+psycopg://user@host/db")
         return value
 
+    @field_validator("ttn_applications", mode="before")
+    @classmethod
+    def _split_applications(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(app).strip() for app in value if str(app).strip())
+        return value
+
+    @field_validator("ttn_storage_url")
+    @classmethod
+    def _check_ttn_storage_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("expected https://host, e.g. https://eu1.cloud.thethings.network")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("use https:// (plain http only to this machine): the key is sent")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("use at least 16 characters (e.g. from `openssl rand -hex 24`)")
+        return value
+
+    @model_validator(mode="after")
+    def _backfill_complete(self) -> Settings:
+        if self.ttn_storage_url is None:
+            return self
+        if self.ttn_api_key is None or not self.ttn_api_key.get_secret_value():
+            raise ValueError("ttn_storage_url needs ttn_api_key (WHERRY_TTN_API_KEY)")
+        if not self.backfill_applications:
+            raise ValueError(
+                "ttn_storage_url needs application ids: set ttn_applications "
+                "(WHERRY_TTN_APPLICATIONS), or name them in mqtt_topics (v3/{app}@{tenant}/…)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _client_cert_pair(self) -> Settings:
         if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
             raise ValueError("mqtt_cert_file and mqtt_key_file go together: set both or neither")
         return self
+
+    @property
+    def backfill_applications(self) -> tuple[str, ...]:
+        """The applications to backfill: as given, else those the MQTT topics name."""
+        if self.ttn_applications:
+            return self.ttn_applications
+        named = (topic_application(topic) for topic in self.mqtt_topics)
+        return tuple(dict.fromkeys(app for app in named if app is not None))
 
     @property
     def effective_store_url(self) -> str:
@@ -235,4 +388,19 @@ def describe_errors(exc: ValidationError, *, from_file: Path | None = None) -> s
 
 
 def _looks_secret(name: str) -> bool:
-    return name.endswith("_url") or "password" in name or "token" in name
+    return (
+        name.endswith("_url")
+        or "password" in name
+        or "token" in name
+        or "secret" in name
+        or name.endswith("_key")
+    )
+
+
+def topic_application(topic: str) -> str | None:
+    """`v3/{app}@{tenant}/devices/…` → the application id; None for wildcards and others."""
+    parts = topic.split("/")
+    if len(parts) < 3 or parts[0] != "v3" or parts[2] != "devices":
+        return None
+    application = parts[1].split("@", 1)[0]
+    return application if application and application not in ("+", "#") else None

@@ -67,6 +67,7 @@ def revoke_key(key_id: str, services: ServicesDep, caller: Admin) -> KeyInfo:
     if key_id == caller.key_id:
         raise HTTPException(409, detail="a key cannot revoke itself: use another admin key")
     record = services.registry.revoke_api_key(key_id, actor=caller.actor, at=services.clock())
+    services.keys.forget(key_id)
     if record is None:
         raise HTTPException(404, detail=f"no API key {key_id!r}")
     return key_info(record)

@@ -7,10 +7,12 @@ be deleted (409 naming them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
+from alerts.policy import GrittingPolicy, PolicyError
 from api.auth import AnyKey, Engineer
 from api.csv_bodies import (
     CsvBody,
@@ -22,17 +24,21 @@ from api.csv_bodies import (
     number_cell,
 )
 from api.deps import RegistryDep
-from api.refusals import KEY_NEEDED, conflict, not_found, registry_refusals
+from api.refusals import KEY_NEEDED, conflict, invalid, not_found, registry_refusals
 from api.schemas.registry import ImportReport, NewRoute, Route, RouteChanges, RouteList
 from storage.registry import (
     ROUTE_COLUMNS,
+    FieldProblem,
     ImportRejected,
+    Registry,
     RouteDraft,
     RouteRecord,
     parse_route_csv,
 )
 
 router = APIRouter(prefix="/routes", tags=["routes"], responses=KEY_NEEDED)
+
+NO_ROUTE = not_found("route")
 
 ROUTES_CSV_EXAMPLE = (
     ",".join(ROUTE_COLUMNS) + "\n"
@@ -97,13 +103,18 @@ def import_routes(
     return import_report(dry_run=False, valid_rows=len(parsed.rows), errors=[], applied=applied)
 
 
-@router.get("/{route_id}", summary="One route", response_model=Route, responses=not_found("route"))
+@router.get("/{route_id}", summary="One route", response_model=Route, responses=NO_ROUTE)
 def get_route(_: AnyKey, route_id: str, registry: RegistryDep) -> Route:
     """A gritting route with its policy overrides."""
+    return Route.of(known_route(registry, route_id))
+
+
+def known_route(registry: Registry, route_id: str) -> RouteRecord:
+    """The registered route, or the API's 404 for it."""
     record = registry.route(route_id)
     if record is None:
         raise HTTPException(404, detail=f"no route '{route_id}' is registered")
-    return Route.of(record)
+    return record
 
 
 @router.post(
@@ -114,7 +125,9 @@ def get_route(_: AnyKey, route_id: str, registry: RegistryDep) -> Route:
     responses=conflict("The route_id is already registered"),
 )
 def create_route(caller: Engineer, route: NewRoute, registry: RegistryDep) -> Route:
-    """Create one route. Every broken rule comes back at once (422, one entry per field)."""
+    """Create one route. Every broken rule comes back at once (422, one entry per field).
+    `policy` overrides are checked against the gritting policy's settings (docs/alerts.md)."""
+    _check_policy(route.policy)
     with registry_refusals():
         record = registry.create_route(RouteDraft(**route.model_dump()), actor=caller.actor)
     return Route.of(record)
@@ -131,6 +144,7 @@ def update_route(
 ) -> Route:
     """Change only the fields sent; `null` clears an optional one. `policy` is replaced
     as a whole (send `{}` to drop every override)."""
+    _check_policy(changes.policy)
     with registry_refusals():
         record = registry.update_route(
             route_id, changes.model_dump(exclude_unset=True), actor=caller.actor
@@ -161,3 +175,15 @@ def _route_cells(route: RouteRecord) -> list[str]:
         str(route.priority),
         route.area or "",
     ]
+
+
+def _check_policy(policy: object) -> None:
+    """Refuse overrides the alert engine could not use, with its own words, at the edge."""
+    if policy is None:
+        return
+    if not isinstance(policy, Mapping):
+        raise invalid([FieldProblem("policy", "policy must be a JSON object of overrides")])
+    try:
+        GrittingPolicy().with_overrides(policy)
+    except PolicyError as exc:
+        raise invalid([FieldProblem("policy", str(exc))]) from exc

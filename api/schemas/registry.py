@@ -36,7 +36,7 @@ _DEV_EUI = Field(
     json_schema_extra=_EUI_RULES,
 )
 _FIELD_MAP_EXAMPLE = {"temperature": "road_surface_temperature"}
-_POLICY_EXAMPLE = {"treat_below_c": 1.0, "marginal_band_c": 2.0}
+_POLICY_EXAMPLE = {"marginal_threshold_c": 0.5, "horizon_minutes": 120}
 
 
 class ErrorDetail(BaseModel):
@@ -259,7 +259,7 @@ class NewRoute(BaseModel):
                     "length_km": 6.4,
                     "priority": 1,
                     "area": "Matlock",
-                    "policy": {"treat_below_c": 1.0},
+                    "policy": {"marginal_threshold_c": 0.5},
                     "spread_rate_g_m2": 10,
                     "width_m": 7.3,
                 }
@@ -272,13 +272,14 @@ class NewRoute(BaseModel):
         examples=["matlock-bank"],
         json_schema_extra=_ID_RULES,
     )
-    length_km: float = Field(description="Above 0.", examples=[6.4])
-    priority: int = Field(description="1 or more; 1 is treated first.", examples=[1])
+    length_km: float = Field(description="Above 0, at most 10,000.", examples=[6.4])
+    priority: int = Field(description="1 to 1000; 1 is treated first.", examples=[1])
     name: str | None = Field(default=None, examples=["Matlock Bank: Bank Road and Smedley Street"])
     area: str | None = Field(default=None, examples=["Matlock"])
     policy: dict[str, Any] = Field(
         default_factory=dict,
-        description="A JSON object of policy overrides; the alert engine checks the names.",
+        description="A JSON object of gritting-policy overrides (names and limits in "
+        "docs/alerts.md); unknown names or values out of range are refused.",
         examples=[_POLICY_EXAMPLE],
     )
     spread_rate_g_m2: float | None = Field(default=None, examples=[10.0])
@@ -290,7 +291,7 @@ class RouteChanges(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"priority": 2, "policy": {"treat_below_c": 0.5}}]},
+        json_schema_extra={"examples": [{"priority": 2, "policy": {"marginal_threshold_c": 0.5}}]},
     )
 
     length_km: float | None = Field(default=None, examples=[6.9])

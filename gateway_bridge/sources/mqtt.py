@@ -195,12 +195,21 @@ class MqttSource:
     disconnect. `on_message` runs on paho's network thread: hand the message off
     quickly. An exception it raises is logged and the message is left
     unacknowledged (the broker redelivers it after the next reconnect).
+    `on_ready`, also on paho's thread, is called each time `connected` is set: what
+    was published while the bridge was away can be fetched from then on (backfill).
     """
 
-    def __init__(self, options: MqttOptions, on_message: MessageHandler) -> None:
+    def __init__(
+        self,
+        options: MqttOptions,
+        on_message: MessageHandler,
+        *,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
         self.options = options
         self.connected = threading.Event()
         self._on_message = on_message
+        self._on_ready = on_ready  # after every (re)connect and subscription: start a backfill
         self._client: paho.Client | None = None
         self._stopping = False
         self._last_error: str | None = None
@@ -389,6 +398,11 @@ class MqttSource:
             else:
                 log.info("MQTT subscribed to %s (granted qos %d)", topic, code.value)
         self.connected.set()  # ready: what is published from now on reaches us
+        if self._on_ready is not None:
+            try:
+                self._on_ready()
+            except Exception:
+                log.exception("MQTT on_ready callback failed")
 
     def _handle_disconnect(
         self,

@@ -27,7 +27,7 @@ from storage.registry.records import (
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NEVER_AUDITED = frozenset({"secret_hash"})
+_NEVER_AUDITED = frozenset({"secret_hash", "secret"})
 
 
 def device_record(model: DeviceModel) -> DeviceRecord:

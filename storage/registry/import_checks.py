@@ -4,7 +4,6 @@ The CSV parser already applies them; these checks guard rows built elsewhere (th
 API, scripts) with the same `validation` rules, so nothing invalid reaches the database.
 """
 
-import math
 from collections.abc import Callable, Sequence
 
 from storage.registry.records import DOMAINS, DeviceRow, RouteRow, RowError
@@ -13,6 +12,8 @@ from storage.registry.validation import (
     parse_coordinate,
     parse_dev_eui,
     parse_identifier,
+    parse_length_km,
+    parse_priority,
 )
 
 
@@ -79,13 +80,8 @@ def route_row_problems(rows: Sequence[RouteRow]) -> list[RowError]:
 def _route_rules_broken(row: RouteRow) -> list[str]:
     return _rules_broken(
         lambda: parse_identifier("route_id", row.route_id),
-        lambda: _require(
-            math.isfinite(row.length_km) and row.length_km > 0,
-            f"length_km {row.length_km} must be a distance in km greater than 0",
-        ),
-        lambda: _require(
-            row.priority >= 1, f"priority {row.priority} must be 1 or more (1 = highest)"
-        ),
+        lambda: parse_length_km(repr(row.length_km)),
+        lambda: parse_priority(str(row.priority)),
     )
 
 

@@ -187,3 +187,130 @@ class ApiKeyModel(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlertModel(Base):
+    """Alerts and their lifecycle. A partial unique index keeps one open alert per key, so
+    two replicas raising the same condition at once store it once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("status IN ('raised', 'acknowledged', 'cleared')", name="status_known"),
+        CheckConstraint("severity IN ('info', 'warning', 'critical')", name="severity_known"),
+        Index(
+            "uq_alerts_open_key",
+            "key",
+            unique=True,
+            sqlite_where=text("status <> 'cleared'"),
+            postgresql_where=text("status <> 'cleared'"),
+        ),
+        Index(None, "status", "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[dict[str, Any]] = mapped_column(Json)
+    route_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    domain: Mapped[str | None] = mapped_column(String(8))
+    site: Mapped[str | None] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlertEventModel(Base):
+    """Each step of an alert's life (raised, escalated, acknowledged, cleared), in order."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(8))
+    summary: Mapped[str] = mapped_column(Text)
+
+
+class RouteStatusModel(Base):
+    """Each route's current decision, shared by every replica that answers the API."""
+
+    __tablename__ = "route_status"
+
+    route_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    recommendation: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    explanation: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RouteTransitionModel(Base):
+    """Every change of a route's state or recommendation: the evidence for the season report."""
+
+    __tablename__ = "route_transitions"
+    __table_args__ = (Index(None, "route_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    route_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    recommendation: Mapped[str] = mapped_column(String(16))
+    explanation: Mapped[str] = mapped_column(Text)
+
+
+class TreatmentModel(Base):
+    """Gritting runs as highways logged them."""
+
+    __tablename__ = "treatments"
+    __table_args__ = (
+        CheckConstraint("spread_rate_g_m2 > 0", name="spread_rate_positive"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+        Index(None, "route_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    route_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("routes.route_id", ondelete="RESTRICT")
+    )
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    spread_rate_g_m2: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[str | None] = mapped_column(Text)
+    logged_by: Mapped[str] = mapped_column(Text)
+    logged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SubscriptionModel(Base):
+    """Where alerts are sent. The webhook secret must be kept to sign bodies, so unlike API
+    keys it is stored as given; the API never shows it back."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        CheckConstraint("channel IN ('webhook', 'email')", name="channel_known"),
+        CheckConstraint(
+            "min_severity IN ('info', 'warning', 'critical')", name="min_severity_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    routes: Mapped[list[str]] = mapped_column(Json)
+    domains: Mapped[list[str]] = mapped_column(Json)
+    min_severity: Mapped[str] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

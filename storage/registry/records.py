@@ -217,3 +217,143 @@ class FieldProblem:
 
     def __str__(self) -> str:
         return self.reason
+
+
+AlertStatus = Literal["raised", "acknowledged", "cleared"]
+ALERT_STATUSES: tuple[AlertStatus, ...] = ("raised", "acknowledged", "cleared")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as the registry keeps it: one per episode of a condition, with its lifecycle.
+
+    At most one alert per `key` is open (raised or acknowledged) at a time; a
+    condition that clears and comes back opens a new alert. `severity` is the
+    highest the episode reached; `explanation` is the rule's JSON detail.
+    """
+
+    id: int
+    key: str
+    rule: str
+    severity: str
+    status: AlertStatus
+    summary: str
+    explanation: Mapping[str, object]
+    raised_at: datetime
+    updated_at: datetime
+    route_id: str | None = None
+    device_id: str | None = None
+    domain: str | None = None
+    site: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    cleared_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TreatmentRecord:
+    """One gritting run as highways logged it; `spread_rate_g_m2` None means the route's default."""
+
+    id: int
+    route_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    spread_rate_g_m2: float | None
+    notes: str | None
+    logged_by: str
+    logged_at: datetime
+
+
+SubscriptionChannel = Literal["webhook", "email"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """Who hears about which alerts, and how.
+
+    Empty `routes`/`domains` mean all of them; `min_severity` filters quieter
+    alerts out. `target` is a URL for a webhook, an address for e-mail; `secret`
+    signs webhook bodies (HMAC-SHA256) and is never shown back by the API.
+    """
+
+    id: int
+    name: str
+    channel: SubscriptionChannel
+    target: str
+    secret: str | None = field(default=None, repr=False)
+    routes: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    min_severity: str = "warning"
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert about to be raised: a rule's condition, as the registry stores it."""
+
+    key: str
+    rule: str
+    severity: str
+    summary: str
+    explanation: Mapping[str, object]
+    at: datetime
+    route_id: str | None = None
+    device_id: str | None = None
+    domain: str | None = None
+    site: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEventRecord:
+    """One step of an alert's life; `actor` is `engine` for what the rules did."""
+
+    alert_id: int
+    kind: str
+    at: datetime
+    actor: str
+    severity: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStatusRecord:
+    """A route's decision as stored for every replica: `detail` is the decision's JSON."""
+
+    route_id: str
+    state: str
+    recommendation: str
+    at: datetime
+    explanation: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTransitionRecord:
+    route_id: str
+    at: datetime
+    state: str
+    recommendation: str
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewTreatment:
+    """A gritting run as highways report it (the API and the CLI build these)."""
+
+    route_id: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    spread_rate_g_m2: float | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    name: str
+    channel: SubscriptionChannel
+    target: str
+    secret: str | None = field(default=None, repr=False)
+    routes: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    min_severity: str = "warning"
+    active: bool = True

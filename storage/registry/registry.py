@@ -17,7 +17,7 @@ from sqlalchemy import Select, Table, func, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from storage.registry import edits, schema
+from storage.registry import alerting, edits, schema
 from storage.registry.api_keys import key_problems
 from storage.registry.conversions import (
     api_key_record,
@@ -50,14 +50,20 @@ from storage.registry.import_checks import (
     route_row_problems,
 )
 from storage.registry.models import (
+    AlertModel,
     ApiKeyModel,
     AuditModel,
     DeadLetterModel,
     DeviceModel,
     RouteModel,
+    RouteStatusModel,
     SightingModel,
+    SubscriptionModel,
 )
 from storage.registry.records import (
+    AlertEventRecord,
+    AlertRecord,
+    AlertStatus,
     ApiKeyRecord,
     AuditRecord,
     DeadLetter,
@@ -65,12 +71,19 @@ from storage.registry.records import (
     DeviceRecord,
     DeviceRow,
     FieldProblem,
+    NewAlert,
     NewApiKey,
+    NewSubscription,
+    NewTreatment,
     RouteRecord,
     RouteRow,
+    RouteStatusRecord,
+    RouteTransitionRecord,
     RowError,
     Sighting,
     SightingRecord,
+    SubscriptionRecord,
+    TreatmentRecord,
 )
 from storage.registry.reports import (
     MAX_DEAD_LETTER_BODY,
@@ -524,6 +537,162 @@ class Registry:
         query = select(DeadLetterModel.reason, func.count()).group_by(DeadLetterModel.reason)
         with self._session(write=False) as session:
             return {reason: int(count) for reason, count in session.execute(query)}
+
+    # -- alerts, route decisions, treatments, subscriptions ----------------------------------
+
+    def open_alerts(self) -> list[AlertRecord]:
+        """Alerts raised or acknowledged and not yet cleared, oldest first."""
+        with self._session(write=False) as session:
+            return alerting.open_alerts(session)
+
+    def raise_alert(self, alert: NewAlert) -> AlertRecord | None:
+        """Open an alert; None if one with its key is open already (raised elsewhere first)."""
+        _require_aware(alert.at, "at")
+        with self._session(write=True) as session:
+            return alerting.raise_alert(session, alert, now=datetime.now(UTC))
+
+    def update_alert(
+        self,
+        alert_id: int,
+        *,
+        severity: str,
+        summary: str,
+        explanation: Mapping[str, object],
+        at: datetime,
+    ) -> tuple[AlertRecord, bool]:
+        """Refresh an open alert's words; the flag says whether its severity rose."""
+        with self._session(write=True) as session:
+            return alerting.update_alert(
+                session,
+                alert_id,
+                severity=severity,
+                summary=summary,
+                explanation=explanation,
+                at=at,
+                now=datetime.now(UTC),
+            )
+
+    def clear_alert(self, alert_id: int, *, summary: str, at: datetime) -> AlertRecord:
+        with self._session(write=True) as session:
+            return alerting.clear_alert(
+                session, alert_id, summary=summary, at=at, now=datetime.now(UTC)
+            )
+
+    def acknowledge_alert(self, alert_id: int, *, actor: str) -> AlertRecord:
+        """Record that a person has seen an open alert (audited); raises `NotRegistered` for
+        an unknown alert and `ChangeRejected` for a cleared one."""
+        _require_actor(actor)
+        with self._session(write=True) as session:
+            return alerting.acknowledge_alert(session, alert_id, actor=actor, at=datetime.now(UTC))
+
+    def alerts(
+        self,
+        *,
+        status: AlertStatus | None = None,
+        open_only: bool = False,
+        route_id: str | None = None,
+        device_id: str | None = None,
+        domain: str | None = None,
+        rule: str | None = None,
+        limit: int = 100,
+    ) -> list[AlertRecord]:
+        """Alerts, newest first, filtered."""
+        _check_limit(limit)
+        query = alerting.alerts_query(
+            status=status,
+            open_only=open_only,
+            route_id=route_id,
+            device_id=device_id,
+            domain=domain,
+            rule=rule,
+        )
+        with self._session(write=False) as session:
+            return [alerting.alert_record(m) for m in session.scalars(query.limit(limit))]
+
+    def alert(self, alert_id: int) -> AlertRecord | None:
+        with self._session(write=False) as session:
+            model = session.get(AlertModel, alert_id)
+            return alerting.alert_record(model) if model is not None else None
+
+    def alert_events(self, alert_id: int) -> list[AlertEventRecord]:
+        """The steps of one alert's life, in order."""
+        with self._session(write=False) as session:
+            return alerting.alert_events(session, alert_id)
+
+    def save_route_status(self, status: RouteStatusRecord) -> bool:
+        """Store a route's current decision; True when it changed state or recommendation."""
+        _require_aware(status.at, "at")
+        with self._session(write=True) as session:
+            return alerting.save_route_status(session, status, now=datetime.now(UTC))
+
+    def route_statuses(self) -> list[RouteStatusRecord]:
+        query = select(RouteStatusModel).order_by(RouteStatusModel.route_id)
+        with self._session(write=False) as session:
+            return [alerting.route_status_record(m) for m in session.scalars(query)]
+
+    def route_transitions(
+        self,
+        *,
+        route_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RouteTransitionRecord]:
+        """Every change of route decisions in [since, until), oldest first."""
+        query = alerting.transitions_query(route_id, since, until)
+        with self._session(write=False) as session:
+            return [alerting.transition_record(m) for m in session.scalars(query)]
+
+    def log_treatment(self, treatment: NewTreatment, *, actor: str) -> TreatmentRecord:
+        """Record a gritting run (audited); `ChangeRejected` lists what is wrong with it."""
+        _require_actor(actor)
+        with self._edit("logging a treatment") as (session, now):
+            return alerting.log_treatment(session, treatment, actor=actor, at=now)
+
+    def delete_treatment(self, treatment_id: int, *, actor: str) -> TreatmentRecord:
+        _require_actor(actor)
+        with self._edit("deleting a treatment") as (session, now):
+            return alerting.delete_treatment(session, treatment_id, actor=actor, at=now)
+
+    def treatments(
+        self,
+        *,
+        route_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[TreatmentRecord]:
+        """Treatments that started in [since, until), oldest first."""
+        query = alerting.treatments_query(route_id, since, until)
+        with self._session(write=False) as session:
+            return [alerting.treatment_record(m) for m in session.scalars(query)]
+
+    def create_subscription(self, new: NewSubscription, *, actor: str) -> SubscriptionRecord:
+        _require_actor(actor)
+        with self._edit("adding a subscription") as (session, now):
+            return alerting.create_subscription(session, new, actor=actor, at=now)
+
+    def update_subscription(
+        self, subscription_id: int, changes: Mapping[str, Any], *, actor: str
+    ) -> SubscriptionRecord:
+        _require_actor(actor)
+        with self._edit("changing a subscription") as (session, now):
+            return alerting.update_subscription(
+                session, subscription_id, changes, actor=actor, at=now
+            )
+
+    def delete_subscription(self, subscription_id: int, *, actor: str) -> SubscriptionRecord:
+        _require_actor(actor)
+        with self._edit("deleting a subscription") as (session, now):
+            return alerting.delete_subscription(session, subscription_id, actor=actor, at=now)
+
+    def subscriptions(self) -> list[SubscriptionRecord]:
+        query = select(SubscriptionModel).order_by(SubscriptionModel.id)
+        with self._session(write=False) as session:
+            return [alerting.subscription_record(m) for m in session.scalars(query)]
+
+    def subscription(self, subscription_id: int) -> SubscriptionRecord | None:
+        with self._session(write=False) as session:
+            model = session.get(SubscriptionModel, subscription_id)
+            return alerting.subscription_record(model) if model is not None else None
 
     # -- plumbing --------------------------------------------------------------------------
 

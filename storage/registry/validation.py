@@ -229,6 +229,10 @@ def format_field_map(mapping: Mapping[str, str]) -> str:
     return ";".join(f"{vendor}={quantity}" for vendor, quantity in mapping.items())
 
 
+MAX_ROUTE_KM = 10_000.0
+MAX_PRIORITY = 1000
+
+
 def parse_length_km(value: str) -> float:
     """A route length in kilometres, greater than zero."""
     if not value:
@@ -240,6 +244,8 @@ def parse_length_km(value: str) -> float:
         raise InvalidValue(f"length_km '{value}' is not a number{hint}: e.g. 12.5") from None
     if not math.isfinite(number) or number <= 0:
         raise InvalidValue(f"length_km {value} must be a distance in km greater than 0")
+    if number > MAX_ROUTE_KM:
+        raise InvalidValue(f"length_km {value} is longer than any route ({MAX_ROUTE_KM:g} km)")
     return number
 
 
@@ -253,8 +259,8 @@ def parse_priority(value: str) -> int:
         raise InvalidValue(
             f"priority '{value}' is not a whole number: use 1 (highest), 2, 3, …"
         ) from None
-    if number < 1:
-        raise InvalidValue(f"priority {number} must be 1 or more (1 = highest)")
+    if not 1 <= number <= MAX_PRIORITY:
+        raise InvalidValue(f"priority {number} must be 1 to {MAX_PRIORITY} (1 = highest)")
     return number
 
 
@@ -283,7 +289,7 @@ def parse_policy(value: Mapping[str, object]) -> dict[str, object]:
     the names and values when it reads them."""
     if not isinstance(value, Mapping):
         raise InvalidValue(
-            f'policy must be a JSON object of overrides, e.g. {{"treat_below_c": 1.0}}, '
+            f'policy must be a JSON object of overrides, e.g. {{"marginal_threshold_c": 0.5}}, '
             f"not {type(value).__name__}"
         )
     not_text = [key for key in value if not isinstance(key, str)]

@@ -243,7 +243,7 @@ def test_routes_import_dry_run_apply_and_export_round_trip(
     dry = import_routes(engineer, bad, "?dry_run=true").json()
     refused = import_routes(engineer, bad)
     applied = import_routes(engineer)
-    engineer.patch("/api/v1/routes/a6-north", json={"policy": {"treat_below_c": 0.5}})
+    engineer.patch("/api/v1/routes/a6-north", json={"policy": {"marginal_threshold_c": 0.5}})
     exported = engineer.get("/api/v1/routes/export.csv")
     again = import_routes(engineer, exported.text)
 
@@ -260,7 +260,7 @@ def test_routes_import_dry_run_apply_and_export_round_trip(
     ]
     assert again.status_code == 200
     kept = services.registry.route("a6-north")
-    assert kept is not None and kept.policy == {"treat_below_c": 0.5}
+    assert kept is not None and kept.policy == {"marginal_threshold_c": 0.5}
 
 
 def test_imports_need_an_engineer(app: FastAPI, services: Services) -> None:

@@ -40,7 +40,7 @@ def route(route_id: str = "matlock-bank", **changes: Any) -> dict[str, Any]:
         "length_km": 6.4,
         "priority": 1,
         "area": "Matlock",
-        "policy": {"treat_below_c": 1.0, "marginal_band_c": [0.5, 2.0]},
+        "policy": {"marginal_threshold_c": 0.5, "horizon_minutes": 120},
         "spread_rate_g_m2": 10,
         "width_m": 7.3,
     }
@@ -53,7 +53,7 @@ def test_a_route_is_created_read_changed_and_deleted_with_an_audit_trail(
 ) -> None:
     created = engineer.post("/api/v1/routes", json=route())
     assert created.status_code == 201, created.text
-    assert created.json()["policy"] == {"treat_below_c": 1.0, "marginal_band_c": [0.5, 2.0]}
+    assert created.json()["policy"] == {"marginal_threshold_c": 0.5, "horizon_minutes": 120}
     assert (created.json()["spread_rate_g_m2"], created.json()["width_m"]) == (10.0, 7.3)
     assert engineer.get("/api/v1/routes/matlock-bank").json() == created.json()
     listed = engineer.get("/api/v1/routes").json()
@@ -135,3 +135,22 @@ def test_routes_are_read_by_any_key_and_changed_by_engineers(
     assert client_for(app).get("/api/v1/routes").status_code == 401
     kept = services.registry.route("matlock-bank")
     assert kept is not None and kept.priority == 1
+
+
+def test_policy_overrides_the_engine_cannot_use_are_refused_at_the_edge(
+    engineer: TestClient,
+) -> None:
+    typo = engineer.post("/api/v1/routes", json=route(policy={"marginal_threshold": 0.5}))
+    backwards = engineer.post(
+        "/api/v1/routes",
+        json=route(policy={"marginal_threshold_c": -1.0, "freezing_threshold_c": 0.0}),
+    )
+    fine = engineer.post("/api/v1/routes", json=route(policy={"horizon_minutes": 120}))
+    changed = engineer.patch(
+        "/api/v1/routes/matlock-bank", json={"policy": {"silence_minutes": -5}}
+    )
+
+    assert typo.status_code == 422 and "marginal_threshold" in typo.text
+    assert backwards.status_code == 422 and "freezing_threshold_c" in backwards.text
+    assert fine.status_code == 201
+    assert changed.status_code == 422 and "silence_minutes" in changed.text

@@ -11,9 +11,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 
-from api.roles import ADMINS, ANY_KEY, ENGINEERS, Role
+from api.roles import ADMINS, ANY_KEY, ENGINEERS, HIGHWAYS, RESPONDERS, Role
 from api.services import Services
 from tests.api_support import client_for, make_app, make_key, make_services
+from wherry.bridge import build_bridge
+from wherry.ingest import webhook_ingest
+from wherry.settings import Settings
 
 ANYONE = None
 V1 = "/api/v1"
@@ -39,6 +42,18 @@ POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", f"{V1}/routes"): ANY_KEY,
     ("GET", f"{V1}/routes/export.csv"): ANY_KEY,
     ("GET", f"{V1}/routes/{{route_id}}"): ANY_KEY,
+    ("GET", f"{V1}/stream"): ANY_KEY,
+    ("GET", f"{V1}/board"): ANY_KEY,
+    ("GET", f"{V1}/routes/{{route_id}}/status"): ANY_KEY,
+    ("GET", f"{V1}/routes/{{route_id}}/transitions"): ANY_KEY,
+    ("GET", f"{V1}/alerts"): ANY_KEY,
+    ("GET", f"{V1}/alerts/{{alert_id}}"): ANY_KEY,
+    ("GET", f"{V1}/treatments"): ANY_KEY,
+    ("GET", f"{V1}/reports/season"): ANY_KEY,
+    # highways (and engineers, for alerts off the road)
+    ("POST", f"{V1}/alerts/{{alert_id}}/acknowledge"): RESPONDERS,
+    ("POST", f"{V1}/treatments"): HIGHWAYS,
+    ("DELETE", f"{V1}/treatments/{{treatment_id}}"): HIGHWAYS,
     # engineers
     ("POST", f"{V1}/devices"): ENGINEERS,
     ("POST", f"{V1}/devices/import"): ENGINEERS,
@@ -59,6 +74,10 @@ POLICY: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{V1}/keys"): ADMINS,
     ("POST", f"{V1}/keys/{{key_id}}/revoke"): ADMINS,
     ("GET", f"{V1}/audit"): ADMINS,
+    ("GET", f"{V1}/subscriptions"): ADMINS,
+    ("POST", f"{V1}/subscriptions"): ADMINS,
+    ("PATCH", f"{V1}/subscriptions/{{subscription_id}}"): ADMINS,
+    ("DELETE", f"{V1}/subscriptions/{{subscription_id}}"): ADMINS,
 }
 
 PLACEHOLDERS = {
@@ -66,15 +85,27 @@ PLACEHOLDERS = {
     "{route_id}": "no-such-route",
     "{key_id}": "ffffffffffff",
     "{decoder_id}": "cayenne-lpp",
+    "{alert_id}": "999999",
+    "{treatment_id}": "999999",
+    "{subscription_id}": "999999",
 }
 CALLERS: list[Role | None] = [None, *Role]
+
+WEBHOOK_ROUTES = {("POST", "/ingest/ttn"), ("POST", "/ingest/chirpstack")}
+"""Network servers' webhooks: opened by the shared webhook secret, never by an API key, so
+not in POLICY (tests/api/test_ingest_api.py tests the secret itself)."""
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, dict[Role, str]]]:
-    services: Services = make_services(tmp_path_factory.mktemp("matrix"))
+    directory = tmp_path_factory.mktemp("matrix")
+    services: Services = make_services(directory)
     tokens = {role: make_key(services, role) for role in Role}
+    settings = Settings(data_dir=directory, webhook_secret="matrix-webhook-secret-0123")
+    bridge = build_bridge(settings, services.store, services.registry)
+    services.webhooks = webhook_ingest(settings, bridge)
     yield make_app(services), tokens
+    bridge.close(5)
     services.registry.close()
     services.store.close()
 
@@ -86,10 +117,21 @@ def test_the_policy_covers_every_route(setup: tuple[FastAPI, dict[Role, str]]) -
         for path, operations in app.openapi()["paths"].items()
         for method in operations
     }
-    assert documented == set(POLICY), (
-        f"routes without a policy line: {sorted(documented - set(POLICY))}; "
-        f"policy lines without a route: {sorted(set(POLICY) - documented)}"
+    decided = set(POLICY) | WEBHOOK_ROUTES
+    assert documented == decided, (
+        f"routes without a policy line: {sorted(documented - decided)}; "
+        f"policy lines without a route: {sorted(decided - documented)}"
     )
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=lambda role: str(role or "anonymous"))
+@pytest.mark.parametrize(("method", "path"), sorted(WEBHOOK_ROUTES), ids=lambda v: str(v))
+def test_no_api_key_opens_a_webhook_route(
+    setup: tuple[FastAPI, dict[Role, str]], method: str, path: str, caller: Role | None
+) -> None:
+    app, tokens = setup
+    client = client_for(app, tokens[caller] if caller else None)
+    assert client.request(method, path, json={}).status_code == 401
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=lambda role: str(role or "anonymous"))

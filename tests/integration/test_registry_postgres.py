@@ -18,6 +18,7 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from storage.registry import AlreadyRegistered, ImportRejected, Registry, Sighting
+from tests.unit.registry.registry_alerting_behaviour import *  # noqa: F403
 from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared behaviour tests)
 from tests.unit.registry.registry_behaviour import device, run_together, with_routes
 from tests.unit.registry.registry_edits_behaviour import *  # noqa: F403

@@ -32,7 +32,9 @@ def bridge(tmp_path: Path) -> Iterator[Bridge]:
     assert not parsed.errors
     registry.apply_device_import(parsed.rows, actor="test")
     store = open_store(f"sqlite:///{tmp_path / 'readings.db'}")
-    settings = Settings.model_construct().model_copy(update={"flush_interval": 0.05})
+    settings = Settings.model_construct().model_copy(
+        update={"flush_interval": 0.05, "data_dir": tmp_path}
+    )
     running = build_bridge(settings, store, registry)
     yield running
     running.close(timeout=2)
@@ -83,12 +85,15 @@ def test_every_message_is_acknowledged_once_after_its_result_is_kept(bridge: Bri
     assert counts["unregistered_sightings"] == 1
 
 
-def test_no_acknowledgement_while_the_store_refuses_to_write(
+def test_acknowledged_only_once_spooled_while_the_store_refuses_to_write(
     bridge: Bridge, tmp_path: Path
 ) -> None:
     acks: list[str] = []
     bridge.store.close()  # a closed store is an unavailable one
     bridge.pipeline.handle(message(good(1), acks, "stored"))
-    time.sleep(0.5)
+    time.sleep(0.3)  # the first write failed; a second try follows before the spool
     assert acks == []
     assert bridge.sinks.points.depth == 2
+    assert bridge.flush(10)
+    assert acks == ["stored"]
+    assert bridge.spool is not None and bridge.spool.status().items == 2

@@ -49,7 +49,7 @@ UPLINK = Uplink(
 
 
 def test_uplink_point_reports_the_loudest_gateway() -> None:
-    point = uplink_point(UPLINK)
+    point = uplink_point(UPLINK, "rst-01")
     assert point.measurement == "uplink" and point.time_ns == T
     assert point.tags == {"device_id": "rst-01", "application_id": "council", "gateway": "gw-b"}
     assert point.fields == {
@@ -66,7 +66,7 @@ def test_uplink_point_reports_the_loudest_gateway() -> None:
 
 def test_uplink_point_without_metadata_has_no_made_up_fields() -> None:
     bare = Uplink(network="ttn", device_id="x", application_id="a", received_at_ns=T, payload=b"")
-    point = uplink_point(bare)
+    point = uplink_point(bare, "x")
     assert point.tags == {"device_id": "x", "application_id": "a"}
     assert point.fields == {"bytes": 0, "gateways": 0}
 
@@ -108,3 +108,13 @@ def test_no_valid_reading_means_no_reading_point() -> None:
     flagged = [Reading("road_surface_temperature", -127.0, "°C", "temperature", "probe_error")]
     [point] = reading_points(UPLINK, device(), flagged)
     assert point.measurement == "flagged"
+
+
+def test_an_uplink_found_by_its_dev_eui_is_filed_under_the_registered_device() -> None:
+    claimed = Uplink(
+        network="ttn", device_id="forged,tag=x", application_id="a", received_at_ns=T, payload=b""
+    )
+    assert uplink_point(claimed, "rst-01").tags["device_id"] == "rst-01"
+    reading = Reading("road_surface_temperature", 1.5, "°C", "temperature")
+    [point] = reading_points(claimed, device(), [reading])
+    assert point.tags["device_id"] == "rst-01"

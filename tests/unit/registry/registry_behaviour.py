@@ -376,7 +376,7 @@ def test_rows_that_break_rules_are_refused_without_the_csv_parser(registry: Regi
     assert "give both or neither" in reasons[4]
     assert "device_id 'road-06' is in the import twice" in reasons[5]
     assert "is also given to 'road-06'" in reasons[6]
-    with pytest.raises(ImportRejected, match="priority 0 must be 1 or more"):
+    with pytest.raises(ImportRejected, match="priority 0 must be 1 to 1000"):
         registry.apply_route_import([route("ring-road", priority=0)], actor="test")
     with pytest.raises(ImportRejected, match="length_km nan"):
         registry.apply_route_import([route("ring-road", length_km=float("nan"))], actor="test")

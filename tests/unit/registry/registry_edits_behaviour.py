@@ -121,7 +121,7 @@ def test_upgrading_a_0001_database_with_data_keeps_every_row(
 
     upgraded.migrate()
 
-    assert upgraded.current_revision() == Registry.head_revision() == "0002"
+    assert upgraded.current_revision() == Registry.head_revision()
     (old,) = upgraded.devices()
     assert (old.device_id, old.dev_eui, old.status, old.site, old.notes) == (
         "road-01",
@@ -521,7 +521,7 @@ def route_draft(route_id: str = "ring-road", **changes: object) -> RouteDraft:
         "priority": 2,
         "name": "Ring road",
         "area": "Urban",
-        "policy": {"treat_below_c": 1.0, "notify": ["duty@council.example"]},
+        "policy": {"marginal_threshold_c": 1.0, "notify": ["duty@council.example"]},
         "spread_rate_g_m2": 10,
         "width_m": 7.3,
     }
@@ -533,7 +533,7 @@ def test_a_route_keeps_its_policy_spread_rate_and_width(registry: Registry) -> N
     created = registry.create_route(route_draft(), actor="ana")
 
     assert created == registry.route("ring-road")
-    assert created.policy == {"treat_below_c": 1.0, "notify": ["duty@council.example"]}
+    assert created.policy == {"marginal_threshold_c": 1.0, "notify": ["duty@council.example"]}
     assert (created.spread_rate_g_m2, created.width_m) == (10.0, 7.3)
     with pytest.raises(AlreadyRegistered, match="route_id 'ring-road' is already registered"):
         registry.create_route(route_draft(), actor="ana")
@@ -567,7 +567,7 @@ def test_a_bad_route_is_refused_with_every_problem(registry: Registry) -> None:
         "width_m",
     }
     assert "must be a JSON object" in reasons["policy"]
-    assert "priority 0 must be 1 or more" in reasons["priority"]
+    assert "priority 0 must be 1 to 1000" in reasons["priority"]
     with pytest.raises(ChangeRejected, match="only JSON values"):
         registry.create_route(route_draft(policy={"limit": float("inf")}), actor="ana")
     assert registry.routes() == []

@@ -334,7 +334,7 @@ def test_a_good_route_file_is_parsed() -> None:
         ("town,x,12,5,1,north", "row has 6 cells but the header has 5 columns"),
         ("town,x,twelve,1,", "length_km 'twelve' is not a number"),
         ("town,x,,1,", "length_km is missing"),
-        ("town,x,1,0,", "priority 0 must be 1 or more (1 = highest)"),
+        ("town,x,1,0,", "priority 0 must be 1 to 1000 (1 = highest)"),
         ("town,x,1,1.5,", "priority '1.5' is not a whole number"),
         ("town,x,1,,", "priority is missing"),
     ],

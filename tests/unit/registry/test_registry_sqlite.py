@@ -14,6 +14,7 @@ from storage.registry import (
     RegistryUnavailable,
     Sighting,
 )
+from tests.unit.registry.registry_alerting_behaviour import *  # noqa: F403
 from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared behaviour tests)
 from tests.unit.registry.registry_behaviour import run_together
 from tests.unit.registry.registry_edits_behaviour import *  # noqa: F403

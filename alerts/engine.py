@@ -1,0 +1,210 @@
+"""Where alerts are evaluated: one thread runs the gritting engine and every rule family.
+
+The bridge hands each decoded uplink over as an `Observation` and goes on at once;
+this thread applies them in arrival order, so rules never need locks. Route
+decisions that change and alert events that are news go to the `Outbox` (the
+registry, the live stream and the notifiers). A tick moves the clock on when no
+uplink arrives, which is how silence is noticed in the middle of the night.
+
+Evaluation does not wait for the readings store: a gritting decision is still
+made while InfluxDB is down and the points sit in the spool.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
+
+from alerts.book import AlertBook
+from alerts.gritting import GrittingEngine, RoutePlan, gritting_conditions
+from alerts.model import AlertEvent, Condition, Observation, RouteDecision, Rule
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class Outbox(Protocol):
+    """Where the engine's news goes; called on the engine's thread, so it must not block long."""
+
+    def route_changed(self, decision: RouteDecision) -> None: ...
+
+    def alert_event(self, event: AlertEvent) -> None: ...
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        gritting: GrittingEngine,
+        rules: Sequence[Rule],
+        book: AlertBook,
+        outbox: Outbox,
+        *,
+        plans: Callable[[], Sequence[RoutePlan]] | None = None,
+        refresh_every_s: float = 60.0,
+        tick_every_s: float = 15.0,
+        capacity: int = 100_000,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.gritting = gritting
+        self.rules = list(rules)
+        self.book = book
+        self.outbox = outbox
+        self._plans = plans
+        self._refresh_every_s = refresh_every_s
+        self._tick_every_s = tick_every_s
+        self._clock = clock
+        self._queue: queue.Queue[tuple[float, Observation | Condition] | object] = queue.Queue(
+            capacity
+        )
+        self._thread = threading.Thread(target=self._run, name="alert-engine", daemon=True)
+        self._lock = threading.Lock()
+        self.data_clock_ns = 0
+        self.observed = 0
+        self.dropped = 0
+        self.latencies_s: deque[float] = deque(maxlen=10_000)
+
+    # -- called from other threads ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, observation: Observation) -> None:
+        """Queue an observation; never blocks the bridge. A full queue is counted and logged:
+        the readings are stored regardless, only their alert evaluation is skipped."""
+        try:
+            self._queue.put_nowait((time.perf_counter(), observation))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error("alert engine queue full: %d observations not evaluated", self.dropped)
+
+    def report(self, condition: Condition) -> None:
+        """A condition from outside the rules (the spool filling up): applied on the engine's
+        thread like the rest, so the alert book has one writer."""
+        try:
+            self._queue.put_nowait((time.perf_counter(), condition))
+        except queue.Full:
+            log.error(
+                "alert engine queue full: %s not reported (%s)", condition.key, condition.summary
+            )
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Evaluate what is queued, then stop."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # -- the engine's thread (also called directly by tests and replay) --------------------
+
+    def process(self, observation: Observation) -> None:
+        with self._lock:
+            self.observed += 1
+            self.data_clock_ns = max(self.data_clock_ns, observation.time_ns)
+            decisions = self.gritting.observe(observation)
+            conditions = [c for rule in self.rules for c in rule.observe(observation)]
+            self._publish(decisions, conditions)
+
+    def _apply(self, condition: Condition) -> None:
+        with self._lock:
+            self._publish([], [condition])
+
+    def warm_up(self, observations: Iterable[Observation], now_ns: int) -> int:
+        """Rebuild trends and rule windows from stored history after a restart, quietly.
+
+        History is not news: only each condition's verdict at the end counts, and every
+        route's final decision, so an alert still open is neither cleared by an old
+        reading nor raised twice. Returns how many observations were replayed.
+        """
+        latest: dict[str, Condition] = {}
+        count = 0
+        with self._lock:
+            for observation in observations:
+                count += 1
+                self.data_clock_ns = max(self.data_clock_ns, observation.time_ns)
+                self.gritting.observe(observation)
+                for rule in self.rules:
+                    latest.update((c.key, c) for c in rule.observe(observation))
+            now_ns = max(now_ns, self.data_clock_ns)
+            self.gritting.advance(now_ns)
+            for rule in self.rules:
+                latest.update((c.key, c) for c in rule.advance(now_ns))
+            decisions = list(self.gritting.decisions().values())
+            self._publish(decisions, list(latest.values()))
+        return count
+
+    def advance(self, now_ns: int) -> None:
+        """Move every timer to `now_ns` (or the newest data time, if later)."""
+        with self._lock:
+            now_ns = max(now_ns, self.data_clock_ns)
+            decisions = self.gritting.advance(now_ns)
+            conditions = [c for rule in self.rules for c in rule.advance(now_ns)]
+            self._publish(decisions, conditions)
+            for event in self.book.retry_unsaved():
+                self.outbox.alert_event(event)
+
+    def refresh_plans(self) -> None:
+        """Take up routes and sensors registered or changed since the last look.
+
+        `plans` is called on the engine's thread, so it may also update rules.
+        """
+        if self._plans is None:
+            return
+        try:
+            plans = self._plans()
+        except Exception:
+            log.exception("cannot read routes from the registry; keeping the current plans")
+            return
+        with self._lock:
+            self._publish(self.gritting.replace_plans(plans), [])
+
+    def _publish(self, decisions: Sequence[RouteDecision], conditions: list[Condition]) -> None:
+        for decision in decisions:
+            self.outbox.route_changed(decision)
+            conditions.extend(gritting_conditions(decision))
+        for condition in conditions:
+            event = self.book.apply(condition)
+            if event is not None:
+                self.outbox.alert_event(event)
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        next_refresh = time.monotonic() + self._refresh_every_s
+        while True:
+            now = time.monotonic()
+            if now >= next_refresh:
+                self.refresh_plans()
+                next_refresh = now + self._refresh_every_s
+            if now >= next_tick:
+                self._safely(self.advance, self._clock())
+                next_tick = now + self._tick_every_s
+            try:
+                item = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                continue
+            if item is _STOP:
+                return
+            assert isinstance(item, tuple)
+            queued_at, news = item
+            if isinstance(news, Condition):
+                self._safely(self._apply, news)
+                continue
+            self._safely(self.process, news)
+            self.latencies_s.append(time.perf_counter() - queued_at)
+
+    @staticmethod
+    def _safely(step: Callable[..., None], *args: object) -> None:
+        """A bug in one rule must not stop the gritting decisions: log it and go on."""
+        try:
+            step(*args)
+        except Exception:
+            log.exception("alert engine: %s failed", getattr(step, "__name__", "step"))
