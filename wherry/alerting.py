@@ -131,7 +131,8 @@ def build_alerting(settings: Settings, registry: Registry, store: ReadingStore) 
     policy = default_policy(settings)
     rules = build_rules(rules_config(settings))
     book = AlertBook(registry)
-    _resume(rules, book, registry)
+    _resume(rules, book)
+    reader = RegistryReader(registry, policy, rules)
     broadcaster = Broadcaster()
     dispatcher = Dispatcher(
         registry.subscriptions,
@@ -141,12 +142,13 @@ def build_alerting(settings: Settings, registry: Registry, store: ReadingStore) 
         on_failed=_dead_letter(registry),
     )
     engine = AlertEngine(
-        GrittingEngine(route_plans(registry.routes(), _active_devices(registry), policy)),
+        GrittingEngine(reader()),
         rules,
         book,
         RegistryOutbox(registry, broadcaster, dispatcher),
-        plans=_registry_reader(registry, policy, rules),
+        plans=reader,
     )
+    reader.report = engine.report
     warm_up(engine, store, hours=settings.alert_warmup_hours)
     engine.start()
     return Alerting(engine, broadcaster, dispatcher)
@@ -176,38 +178,37 @@ def _observation(point: Point) -> Observation:
     )
 
 
-def _resume(rules: Sequence[Rule], book: AlertBook, registry: Registry) -> None:
-    """Tell each rule which of its alerts are open, and the health rule which devices exist."""
+def _resume(rules: Sequence[Rule], book: AlertBook) -> None:
+    """Tell each rule which of its alerts are open, so it can clear those that ended."""
     open_alerts = [
         (a.key, Severity(a.severity), int(a.raised_at.timestamp() * 1e9)) for a in book.open_alerts
     ]
     for rule in rules:
         rule.resume(open_alerts)
-    _track_devices(rules, _active_devices(registry))
 
 
-def _active_devices(registry: Registry) -> list[DeviceRecord]:
-    return [d for d in registry.devices() if d.status == "active"]
+class RegistryReader:
+    """What the engine calls every minute, on its own thread: the routes to decide and the
+    devices to watch, afresh. A device retired since the last look stops being watched and
+    its health alerts clear (`report` hands those to the engine)."""
 
+    def __init__(self, registry: Registry, policy: GrittingPolicy, rules: Sequence[Rule]):
+        self._registry = registry
+        self._policy = policy
+        self._health = [rule for rule in rules if isinstance(rule, DeviceHealth)]
+        self._watched: set[str] = set()
+        self.report: Callable[[Condition], None] = lambda condition: None
 
-def _track_devices(rules: Sequence[Rule], devices: Sequence[DeviceRecord]) -> None:
-    """The health rule watches every active registered device, heard yet or not."""
-    for rule in rules:
-        if isinstance(rule, DeviceHealth):
-            rule.track((d.device_id, d.domain, d.route_id, d.site) for d in devices)
-
-
-def _registry_reader(
-    registry: Registry, policy: GrittingPolicy, rules: Sequence[Rule]
-) -> Callable[[], list[RoutePlan]]:
-    """What the engine calls every minute: devices to watch and routes to decide, afresh."""
-
-    def read() -> list[RoutePlan]:
-        devices = _active_devices(registry)
-        _track_devices(rules, devices)
-        return route_plans(registry.routes(), devices, policy)
-
-    return read
+    def __call__(self) -> list[RoutePlan]:
+        devices = [d for d in self._registry.devices() if d.status == "active"]
+        active = {d.device_id for d in devices}
+        for health in self._health:
+            for gone in self._watched - active:
+                for condition in health.forget(gone, time.time_ns()):
+                    self.report(condition)
+            health.track((d.device_id, d.domain, d.route_id, d.site) for d in devices)
+        self._watched = active
+        return route_plans(self._registry.routes(), devices, self._policy)
 
 
 def _dead_letter(registry: Registry) -> Callable[[SubscriptionRecord, AlertEvent, str], None]:
