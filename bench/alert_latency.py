@@ -36,7 +36,7 @@ is reported as `start_up`.
 Measured for the engine run:
 
 - route status: arrival of the uplink that changed a route → `RegistryOutbox.route_changed`
-  returned (the `route` event published and the registry write committed);
+  returned (the `route` event published and the registry write queued for its writer thread);
 - notification: arrival → the receiver has the webhook POST. Each decision and alert
   carries the data time of the observation that caused it (`at`); data times are unique
   per uplink (1 ms apart), so `at` names the uplink;
@@ -645,10 +645,11 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     print(f"{'latency from the uplink arrival, ms':44} {'count':>6} {'p50':>8} {'p95':>8} "
           f"{'p99':>8} {'max':>8}")  # fmt: skip
-    print(show("route status saved and published", engine["route_changes"]["latency_ms"]))
+    print(show("route status published (saved by its writer)",
+               engine["route_changes"]["latency_ms"]))  # fmt: skip
     print(show("  of which: until route_changed was called",
                engine["route_changes"]["to_outbox_call_ms"]))  # fmt: skip
-    print(show("  route_changed itself (publish + write)",
+    print(show("  route_changed itself (publish, queue the write)",
                engine["route_changes"]["route_changed_call_ms"]))  # fmt: skip
     print(show("alert saved (handed to the dispatcher)", engine["notifications"]["alert_saved_ms"]))
     print(show("webhook received", engine["notifications"]["latency_ms"]))

@@ -625,6 +625,15 @@ class Registry:
         with self._session(write=True) as session:
             return alerting.save_route_status(session, status, now=datetime.now(UTC))
 
+    def save_route_statuses(self, statuses: Sequence[RouteStatusRecord]) -> None:
+        """Store several decisions in one transaction, in order (the alert engine's writer)."""
+        for status in statuses:
+            _require_aware(status.at, "at")
+        now = datetime.now(UTC)
+        with self._session(write=True) as session:
+            for status in statuses:
+                alerting.save_route_status(session, status, now=now)
+
     def route_statuses(self) -> list[RouteStatusRecord]:
         query = select(RouteStatusModel).order_by(RouteStatusModel.route_id)
         with self._session(write=False) as session:

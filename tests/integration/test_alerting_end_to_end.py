@@ -133,8 +133,11 @@ def test_cold_readings_turn_the_route_to_treat_and_a_signed_webhook_goes_out_onc
         stamp = int(delivery.headers["x-wherry-timestamp"])
         assert delivery.headers["x-wherry-signature"] == signature(SECRET, stamp, delivery.body)
         assert raised["severity"] == "critical" and raised["route_id"] == "bank"
-        board = httpx.get(f"{api}/board", headers={"X-API-Key": token}).json()
-        [bank] = board["routes"]
+        bank = board_route(api, token)
+        deadline = time.monotonic() + 10  # the decision is saved by its own writer thread
+        while bank["recommendation"] != "TREAT" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            bank = board_route(api, token)
         assert (bank["state"], bank["recommendation"]) in (
             ("FREEZING", "TREAT"),
             ("ICE_LIKELY", "TREAT"),
@@ -169,3 +172,8 @@ def test_cold_readings_turn_the_route_to_treat_and_a_signed_webhook_goes_out_onc
         assert again.terminate() == 0
     finally:
         again.kill()
+
+
+def board_route(api: str, token: str) -> dict[str, object]:
+    [route] = httpx.get(f"{api}/board", headers={"X-API-Key": token}).json()["routes"]
+    return dict(route)

@@ -148,6 +148,23 @@ def test_route_status_keeps_the_latest_and_records_transitions(registry: Registr
     assert registry.route_transitions(since=T0 + timedelta(minutes=15)) == transitions[1:]
 
 
+def test_a_batch_of_decisions_is_saved_in_order_in_one_go(registry: Registry) -> None:
+    registry.save_route_statuses(
+        [
+            RouteStatusRecord("a", "CLEAR", "NO_ACTION", T0, "", {}),
+            RouteStatusRecord("a", "FREEZING", "TREAT", T0 + timedelta(minutes=5), "", {}),
+            RouteStatusRecord("b", "MARGINAL", "MONITOR", T0, "", {}),
+            RouteStatusRecord("a", "FREEZING", "TREAT", T0 + timedelta(minutes=9), "", {}),
+        ]
+    )
+
+    assert [(s.route_id, s.state) for s in registry.route_statuses()] == [
+        ("a", "FREEZING"),
+        ("b", "MARGINAL"),
+    ]
+    assert [t.state for t in registry.route_transitions(route_id="a")] == ["CLEAR", "FREEZING"]
+
+
 def test_treatments_are_checked_logged_audited_and_deleted(registry: Registry) -> None:
     with_routes(registry)
     run = NewTreatment(
