@@ -12,12 +12,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.registry.conversions import audit_entry
 from storage.registry.errors import ChangeRejected, NotRegistered
@@ -45,6 +45,7 @@ from storage.registry.records import (
 )
 
 ENGINE = "engine"
+Row = TypeVar("Row")
 SEVERITIES = ("info", "warning", "critical")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _SUBSCRIPTION_FIELDS = frozenset(
@@ -293,13 +294,8 @@ def transitions_query(
     route_id: str | None, since: datetime | None, until: datetime | None
 ) -> Select[RouteTransitionModel]:
     query = select(RouteTransitionModel).order_by(RouteTransitionModel.at, RouteTransitionModel.id)
-    if route_id is not None:
-        query = query.where(RouteTransitionModel.route_id == route_id)
-    if since is not None:
-        query = query.where(RouteTransitionModel.at >= since)
-    if until is not None:
-        query = query.where(RouteTransitionModel.at < until)
-    return query
+    model = RouteTransitionModel
+    return _route_and_window(query, model.route_id, route_id, model.at, since, until)
 
 
 def transition_record(model: RouteTransitionModel) -> RouteTransitionRecord:
@@ -310,6 +306,24 @@ def transition_record(model: RouteTransitionModel) -> RouteTransitionRecord:
         recommendation=model.recommendation,
         explanation=model.explanation,
     )
+
+
+def _route_and_window(
+    query: Select[Row],
+    route_column: InstrumentedAttribute[str],
+    route_id: str | None,
+    time_column: InstrumentedAttribute[datetime],
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Row]:
+    """Rows of one route (or all) whose time is in [since, until) (either end open)."""
+    if route_id is not None:
+        query = query.where(route_column == route_id)
+    if since is not None:
+        query = query.where(time_column >= since)
+    if until is not None:
+        query = query.where(time_column < until)
+    return query
 
 
 # -- treatments ----------------------------------------------------------------------------
@@ -399,13 +413,8 @@ def treatments_query(
     route_id: str | None, since: datetime | None, until: datetime | None
 ) -> Select[TreatmentModel]:
     query = select(TreatmentModel).order_by(TreatmentModel.started_at, TreatmentModel.id)
-    if route_id is not None:
-        query = query.where(TreatmentModel.route_id == route_id)
-    if since is not None:
-        query = query.where(TreatmentModel.started_at >= since)
-    if until is not None:
-        query = query.where(TreatmentModel.started_at < until)
-    return query
+    model = TreatmentModel
+    return _route_and_window(query, model.route_id, route_id, model.started_at, since, until)
 
 
 def treatment_record(model: TreatmentModel) -> TreatmentRecord:
