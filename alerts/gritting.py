@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
+from alerts.clock import iso_utc
 from alerts.model import (
     Condition,
     Observation,
@@ -32,8 +32,6 @@ DEW_POINT = "dew_point"
 AIR_TEMPERATURE = "air_temperature"
 RELATIVE_HUMIDITY = "relative_humidity"
 SURFACE_WET = "surface_wet"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,8 +355,3 @@ def _status_json(status: SensorStatus) -> dict[str, object]:
             "note": prediction.note,
         },
     }
-
-
-def iso_utc(time_ns: int) -> str:
-    """ISO 8601 UTC with a `Z` (exact integer arithmetic, to the microsecond when there is one)."""
-    return (_EPOCH + timedelta(microseconds=time_ns // 1000)).isoformat().replace("+00:00", "Z")

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-NS_PER_MINUTE = 60_000_000_000
+from alerts.clock import NS_PER_MINUTE
 
 
 class PolicyError(ValueError):

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from alerts.clock import NS_PER_MINUTE
 from alerts.gritting import GrittingEngine, RoutePlan
 from alerts.model import Observation, Recommendation, RouteDecision, SensorState
 from alerts.season import LOCAL_ZONE
 
 RST = "road_surface_temperature"
-NS_PER_MINUTE = 60_000_000_000
 NS_PER_HOUR = 60 * NS_PER_MINUTE
 FREEZING_C = 0.0  # the yardstick for "icy", whatever a policy's thresholds are
 WARM_C = 3.0  # a night whose every reading stays above this needs no treatment at all

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alerts.clock import NS_PER_MINUTE
 from alerts.model import Prediction, SensorState, SensorStatus
 from alerts.policy import GrittingPolicy
 from alerts.prediction import TrendFit, bound_prediction, fit_trend
 from alerts.route import TreatAhead, celsius, local_hhmm
 
-NS_PER_MINUTE = 60_000_000_000
 MAX_READINGS = 720  # a trend window's worth even at one reading every 10 s
 REFIT_AFTER_NS = 30 * NS_PER_MINUTE
 REFIT_COLD_AFTER_NS = 60 * NS_PER_MINUTE

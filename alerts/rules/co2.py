@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from alerts.clock import iso_utc, minutes_ns
 from alerts.model import Condition, Observation, Severity
-from alerts.rules.times import iso_utc, minutes_ns
 from alerts.rules.verdicts import VerdictBook
 from alerts.rules.windows import RollingWindow
 

@@ -39,8 +39,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from alerts.clock import NS_PER_HOUR, NS_PER_MINUTE, iso_utc
 from alerts.model import Condition, Observation, Severity
-from alerts.rules.times import NS_PER_HOUR, NS_PER_MINUTE, iso_utc
 from alerts.rules.verdicts import VerdictBook
 
 Pollutant = Literal["pm2_5", "pm10", "no2", "o3"]

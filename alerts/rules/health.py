@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alerts.clock import iso_utc, minutes_between, minutes_ns
 from alerts.model import Condition, Observation, Severity
-from alerts.rules.times import iso_utc, minutes_between, minutes_ns
 from alerts.rules.verdicts import VerdictBook
 
 SILENT = "silent"

@@ -10,8 +10,8 @@ Only active keys are stored: memory grows with open alerts, not with history.
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from alerts.clock import iso_utc
 from alerts.model import Condition, Severity
-from alerts.rules.times import iso_utc
 
 
 @dataclass(frozen=True, slots=True)

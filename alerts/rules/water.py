@@ -43,8 +43,8 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.clock import iso_utc, minutes_ns
 from alerts.model import Condition, Observation, Severity
-from alerts.rules.times import iso_utc, minutes_ns
 from alerts.rules.verdicts import VerdictBook
 from alerts.rules.windows import RollingWindow
 from decoders.quantities import QUANTITIES

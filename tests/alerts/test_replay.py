@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from alerts.clock import NS_PER_MINUTE
 from alerts.gritting import RoutePlan
 from alerts.model import Observation, Recommendation, SensorState
 from alerts.policy import GrittingPolicy
-from alerts.replay import NS_PER_MINUTE, replay
+from alerts.replay import replay
 from alerts.synthetic import RST, NightKind, SyntheticRoute, night
 
 START_NS = int(datetime(2025, 1, 6, 14, 0, tzinfo=UTC).timestamp()) * 1_000_000_000

@@ -1,7 +1,7 @@
 """Observations on a fixed data clock, so rule tests read in minutes from a known start."""
 
+from alerts.clock import NS_PER_MINUTE
 from alerts.model import Observation
-from alerts.rules.times import NS_PER_MINUTE
 
 T0 = 1_736_899_200 * 1_000_000_000  # 2025-01-15T00:00:00Z, on an hour boundary
 

@@ -1,7 +1,8 @@
-"""Nanosecond data-clock arithmetic and the ISO 8601 form the rules put in explanations.
+"""Nanosecond data-clock arithmetic and the ISO 8601 form explanations carry.
 
-Rules run on the data's clock (`time_ns`), never on wall time; explanations are read
-by people and stored as JSON, so their times are ISO 8601 UTC strings.
+The alert engine and its rules run on the data's clock (`time_ns`), never on wall time;
+explanations are read by people and stored as JSON, so their times are ISO 8601 UTC
+strings.
 """
 
 from datetime import UTC, datetime, timedelta
