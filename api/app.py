@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from api.metrics import LatencyMiddleware, Metrics
+from api.pages import add_pages
 from api.ratelimit import RateLimitMiddleware
 from api.routers import (
     alerts,
@@ -81,6 +82,7 @@ def create_app(services: Services, *, gauges: Gauges | None = None) -> FastAPI:
     app.include_router(ingest.router)  # outside /api/v1: network servers' URLs stay put
     for router in versioned_routers():
         app.include_router(router, prefix=API_PREFIX)
+    add_pages(app)  # the people's pages at /, outside the versioned API
     app.add_middleware(RateLimitMiddleware, limit=services.rate_limit)
     app.add_middleware(
         CORSMiddleware,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ class Services:
     """Live events for GET /api/v1/stream; None when this process runs no engine."""
     announce: Callable[[AlertEvent], None] | None = None
     """Passes alert events made through the API (acknowledgements) to the notifiers."""
+    session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    """Signs the pages' session cookies; replicas behind one address must share it."""
     keys: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:

@@ -9,13 +9,19 @@ a broker that drops under load to show it.
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -23,6 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 import decoders
 from gateway_bridge.envelopes import parse_message
 from storage.registry.validation import parse_field_map
+from tests.wherry_process import wherry_env
 from wherry.demo.broker import EmbeddedBroker, EmbeddedBrokerError
 from wherry.demo.fleet import (
     ClassroomSensor,
@@ -328,3 +335,180 @@ def test_a_night_and_a_school_day_of_uplinks_decode_with_the_registered_field_ma
     assert set(seen) == {site.device.device_id for site in fleet.sites}
     assert faults >= 3, "the seeded night must include power-on faults to check"
     assert max(co2) > 1000.0 > 500.0 > min(co2), "the classroom must fill with CO2 in lessons"
+
+
+# -- `wherry demo` as a user runs it: the story, checked through the real HTTP API ----------
+
+STORY_SPEED = "2400"  # the eight-hour story in 12 s
+HILL, BRIDGE, CENTRE = "matlock-bank", "derwent-bridge", "town-centre"
+SCHOOL, RIVER, UNREGISTERED = (
+    "aq-derwent-vale-primary",
+    "wq-derwent-hall-leys",
+    "rst-starkholmes-road",
+)
+
+
+class DemoProcess:
+    """`wherry demo` in a subprocess, its terminal output in a file."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.out_path = tmp_path / "demo.out"
+        self._out = self.out_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wherry", "demo", "--data-dir", str(tmp_path / "demo"),
+             "--speed", STORY_SPEED, "--port", "0", "--duration", "120"],
+            env=wherry_env({}),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    @property
+    def output(self) -> str:
+        return self.out_path.read_text()
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            output = self.output
+            if text in output:
+                return output
+            if self.process.poll() is not None:
+                raise AssertionError(f"wherry demo exited {self.process.returncode}:\n{output}")
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} after {timeout} s:\n{self.output}")
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as a user stops it."""
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+            return self.process.wait(timeout=30)
+        finally:
+            self._out.close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._out.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoProcess, str]]:
+    """The demo run until its night reaches the present, and its output up to then; then
+    stopped with Ctrl-C, which must end it cleanly (checked here, whatever order the tests
+    using it run in)."""
+    running = DemoProcess(tmp_path_factory.mktemp("wherry-demo"))
+    try:
+        output = running.wait_for("the night has reached the present", timeout=60)
+        yield running, output
+        status = running.interrupt()
+        assert status == 0, f"Ctrl-C: exit status {status}\n{running.output}"
+        assert "stopped. " in running.output
+        assert "Traceback" not in running.output
+    finally:
+        running.kill()
+
+
+def api(output: str) -> httpx.Client:
+    """A client for the demo's API, signed in with the admin key it printed."""
+    base = re.search(r"gritting board +(http://127\.0\.0\.1:\d+)/board", output)
+    key = re.search(r"^\s+(wherry_[0-9a-f]{12}_\S+)$", output, re.MULTILINE)
+    assert base and key, output
+    return httpx.Client(
+        base_url=f"{base.group(1)}/api/v1",
+        headers={"Authorization": f"Bearer {key.group(1)}"},
+        timeout=10,
+    )
+
+
+def transitions(client: httpx.Client, route_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/routes/{route_id}/transitions")
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["transitions"]
+    return found
+
+
+def surface_readings(client: httpx.Client, device_id: str) -> list[tuple[datetime, float]]:
+    response = client.get(
+        f"/devices/{device_id}/readings",
+        params={"quantity": "road_surface_temperature", "limit": 5000},
+    )
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["next"] is None
+    return [(datetime.fromisoformat(r["time"]), float(r["value"])) for r in page["readings"]]
+
+
+def test_the_hill_route_turns_to_treat_ahead_of_its_first_frost(
+    demo: tuple[DemoProcess, str],
+) -> None:
+    _, output = demo
+    with api(output) as client:
+        hill = transitions(client, HILL)
+        treat = [t for t in hill if t["recommendation"] == "TREAT"]
+        assert treat, hill
+        first_treat = datetime.fromisoformat(treat[0]["at"])
+        assert treat[0]["state"] == "MARGINAL", "TREAT must come from the frost forecast"
+        assert "ahead of frost" in treat[0]["explanation"]
+        sensors = [
+            s["device_id"] for s in client.get(f"/routes/{HILL}/status").json()["detail"]["sensors"]
+        ]
+        frosts = [
+            at for device_id in sensors for at, value in surface_readings(client, device_id)
+            if value <= 0.0
+        ]  # fmt: skip
+        assert frosts, "the hill must freeze in the demo's night"
+        assert first_treat < min(frosts), (first_treat, min(frosts))
+        assert all(t["state"] != "UNKNOWN" for t in hill), "no fail-safe TREAT at start-up"
+    assert "salt goes down ahead of the frost" in output
+    assert "ahead of the frost" in output.split("TREAT (freezing)")[1].splitlines()[0]
+
+
+def test_the_bridge_stays_marginal_and_the_town_centre_clear(
+    demo: tuple[DemoProcess, str],
+) -> None:
+    _, output = demo
+    with api(output) as client:
+        bridge, centre = transitions(client, BRIDGE), transitions(client, CENTRE)
+        assert all(t["recommendation"] != "TREAT" for t in bridge + centre), (bridge, centre)
+        assert any(t["recommendation"] == "MONITOR" for t in bridge), bridge
+        board = {r["route_id"]: r for r in client.get("/board").json()["routes"]}
+        assert board[HILL]["recommendation"] == "TREAT"
+        assert board[BRIDGE]["recommendation"] != "TREAT"
+        assert board[CENTRE]["recommendation"] == "NO_ACTION"
+
+
+def test_the_school_is_open_data_the_river_reports_and_the_new_sensor_waits(
+    demo: tuple[DemoProcess, str],
+) -> None:
+    _, output = demo
+    with api(output) as client:
+        base = str(client.base_url).rstrip("/")
+        public = httpx.get(f"{base}/open/devices", timeout=10)  # no key needed
+        assert public.status_code == 200, public.text
+        listed = {d["device_id"]: d for d in public.json()["devices"]}
+        assert set(listed) == {SCHOOL}, "only the school's sensor is public"
+        assert listed[SCHOOL]["latest_reading_at"] is not None
+        river = client.get(f"/devices/{RIVER}/readings", params={"quantity": "water_depth"})
+        assert river.status_code == 200, river.text
+        assert len(river.json()["readings"]) >= 20  # every 15 simulated minutes for 10 h
+        sightings = client.get("/sightings").json()["sightings"]
+        assert [s["device_id"] for s in sightings] == [UNREGISTERED]
+        assert sightings[0]["count"] >= 20
+    assert f"unregistered device is sending uplinks: {UNREGISTERED}" in output
+
+
+def test_the_night_ends_now_with_no_reading_in_the_future(demo: tuple[DemoProcess, str]) -> None:
+    """The pages judge freshness by the wall clock: the readings must look recent, and none
+    may be stamped after the moment it was stored."""
+    _, output = demo
+    with api(output) as client:
+        latest = client.get("/readings/latest").json()["devices"]
+        now = datetime.now(UTC)
+        assert len(latest) == 10
+        for device in latest:
+            at = datetime.fromisoformat(device["time"])
+            assert now - timedelta(minutes=20) < at <= now, (device["device_id"], at, now)
+        readings = surface_readings(client, "rst-smedley-street")
+        assert readings[0][0] < now - timedelta(hours=9), "the night began about ten hours ago"

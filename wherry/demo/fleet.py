@@ -21,6 +21,7 @@ from wherry.demo.payloads import MILESIGHT_F_PORT
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ROUTES_CSV = DATA_DIR / "routes.csv"
 DEVICES_CSV = DATA_DIR / "devices.csv"
+UNREGISTERED_CSV = DATA_DIR / "unregistered.csv"  # installed, sending, not registered yet
 
 
 class FleetError(ValueError):
@@ -129,6 +130,7 @@ class Site:
     radio: Radio
     interval_s: int = 600
     f_port: int = 1
+    registered: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,11 +161,12 @@ GATEWAYS = (
     Gateway("riber-view-ttn", "AA555A0000A1B2C3", 53.13081, -1.53598, 248.0),
 )
 
-# Hill roads on Matlock Bank run coldest (below 0 °C by about 03:00), the bridge
-# deck hovers around +0.5 °C, the town centre's heat island keeps it near +2 °C.
+# A clear, dry, frosty night: hill roads on Matlock Bank run coldest (below 0 °C by
+# about 22:30, forecast to get there by 21:00), the bridge deck settles near +0.7 °C
+# (marginal, never freezing), the town centre's heat island keeps it near +2 °C.
 CLIMATES: Mapping[str, RouteClimate] = {
-    "matlock-bank": RouteClimate(asymptote_c=-1.5, time_constant_h=5.6),
-    "derwent-bridge": RouteClimate(asymptote_c=0.5, time_constant_h=4.0),
+    "matlock-bank": RouteClimate(asymptote_c=-3.0, time_constant_h=4.5),
+    "derwent-bridge": RouteClimate(asymptote_c=0.7, time_constant_h=3.5),
     "town-centre": RouteClimate(asymptote_c=2.0, time_constant_h=4.5),
 }
 
@@ -203,6 +206,12 @@ _SITES: Mapping[str, tuple[SiteBehaviour, Radio]] = {
     "wq-derwent-hall-leys": (
         RiverProbe(0x0B21, mean_depth_mm=740.0, battery_v=3.168),
         Radio(10, ((_LIBRARY, -111.0), (_RIBER, -117.0))),
+    ),
+    # Installed on the hill last week and sending, but nobody has registered it yet:
+    # it waits under /sightings (unregistered.csv is its row, for the simulator only).
+    "rst-starkholmes-road": (
+        RoadProbe(0x0A18, -0.2, -0.25, 3.331),
+        Radio(9, ((_RIBER, -101.0), (_HALL, -113.0))),
     ),
 }
 _INTERVALS_S: Mapping[str, int] = {"wq-derwent-hall-leys": 900}
@@ -268,13 +277,21 @@ def read_devices(path: Path = DEVICES_CSV) -> tuple[Device, ...]:
     return tuple(devices)
 
 
-def load_fleet(devices_csv: Path = DEVICES_CSV, routes_csv: Path = ROUTES_CSV) -> Fleet:
+def load_fleet(
+    devices_csv: Path = DEVICES_CSV,
+    routes_csv: Path = ROUTES_CSV,
+    unregistered_csv: Path | None = UNREGISTERED_CSV,
+) -> Fleet:
     """The demo fleet: the CSV rows joined with how each site behaves.
 
-    Raises FleetError naming the device or route when the two disagree.
+    The devices of `unregistered_csv` send uplinks too but are not registered: their
+    sites have `registered` False. Raises FleetError naming the device or route when
+    the files and the site descriptions disagree.
     """
     routes = read_routes(routes_csv)
     devices = read_devices(devices_csv)
+    unregistered = read_devices(unregistered_csv) if unregistered_csv is not None else ()
+    registered_ids = {device.device_id for device in devices}
     route_ids = {route.route_id for route in routes}
     missing_climate = route_ids - CLIMATES.keys()
     if missing_climate:
@@ -283,7 +300,7 @@ def load_fleet(devices_csv: Path = DEVICES_CSV, routes_csv: Path = ROUTES_CSV) -
         )
     gateway_ids = {gateway.gateway_id for gateway in GATEWAYS}
     sites = []
-    for device in devices:
+    for device in (*devices, *unregistered):
         if device.device_id not in _SITES:
             raise FleetError(f"{devices_csv}: no site in fleet._SITES for {device.device_id}")
         if device.route_id is not None and device.route_id not in route_ids:
@@ -306,6 +323,7 @@ def load_fleet(devices_csv: Path = DEVICES_CSV, routes_csv: Path = ROUTES_CSV) -
                 radio=radio,
                 interval_s=interval,
                 f_port=f_port,
+                registered=device.device_id in registered_ids,
             )
         )
     return Fleet(routes=routes, sites=tuple(sites), gateways=GATEWAYS, climates=CLIMATES)

@@ -68,12 +68,16 @@ def road_surface_temperature(
 
 def air_temperature(hours: float) -> float:
     """Air temperature (°C) at the roadside weather station, `hours` after dusk."""
-    return night_and_day(6.5, -0.5, 5.0, hours)
+    return night_and_day(6.0, -2.0, 5.0, hours)
 
 
 def relative_humidity(hours: float) -> float:
-    """Relative humidity (%) at the roadside: from 75 % at dusk to near saturation by dawn."""
-    return min(100.0, night_and_day(75.0, 99.0, 4.0, hours))
+    """Relative humidity (%) at the roadside: from 72 % at dusk to about 90 % by dawn.
+
+    A dry evening keeps the dew point low, so the forecast may fall below 0 °C (a dew
+    point holds a dry surface's forecast just below it) and TREAT comes before the frost.
+    """
+    return min(100.0, night_and_day(72.0, 92.0, 5.0, hours))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ every 15) with a seeded phase, so uplinks arrive spread out as on a real network
 Each uplink is a pure function of (seed, device, frame number): `messages_until`
 is deterministic and `run` only decides *when* to hand messages over. The uplinks'
 `received_at` is the simulated time, so stores, charts and gritting rules see a
-night even when it passes in a minute and a half.
+night even when it passes in a minute and a half. `physics_shift` lets the night
+be told at another hour of the wall clock (the demo's night ends whenever it is run).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import json
 import math
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from wherry.demo import physics
+from wherry.demo.clock import DemoClock
 from wherry.demo.fleet import (
     ClassroomSensor,
     Fleet,
@@ -92,7 +93,8 @@ class NightSimulator:
     (default: today 18:00 local); the physics follows the wall clock of its time
     zone. `seed` makes the messages reproducible (a random one is drawn and kept
     in `.seed` when omitted). `fault_rate` is the chance that a road probe's
-    reading is a DS18B20 power-on 85.0 °C.
+    reading is a DS18B20 power-on 85.0 °C. `physics_shift`: the sensors measure at
+    time t what the curves give for t − shift (the demo's dusk at any hour).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class NightSimulator:
         start: datetime | None = None,
         seed: int | None = None,
         fault_rate: float = DEFAULT_FAULT_RATE,
+        physics_shift: timedelta = timedelta(0),
     ) -> None:
         if not (math.isfinite(speed) and speed > 0):
             raise SimulatorSettingError(
@@ -122,6 +125,8 @@ class NightSimulator:
         self.start = moment if moment.tzinfo is not None else moment.astimezone()
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
         self.fault_rate = fault_rate
+        self.physics_shift = physics_shift
+        self._shift_ns = physics_shift // timedelta(microseconds=1) * 1_000
         self._zone: tzinfo = self.start.tzinfo or UTC
         self._start_ns = to_ns(self.start)
         self._schedules = tuple(self._schedule(site) for site in fleet.sites)
@@ -142,22 +147,28 @@ class NightSimulator:
         """The simulated time `real_elapsed_s` real seconds after `run` began."""
         return self.start + timedelta(seconds=real_elapsed_s * self.speed)
 
-    def run(self, publish: Publish, stop: threading.Event) -> None:
+    def run(self, publish: Publish, stop: threading.Event, clock: DemoClock | None = None) -> None:
         """Hand each uplink to `publish(topic, body)` when its simulated time comes.
 
-        The simulated clock starts at `start` when `run` is called; returns once
+        Without `clock`, a clock `speed`× real time starts at `start` when `run` is
+        called. With one, the uplinks after `clock.start_ns` follow it (those up to
+        then are `messages_until` it: the demo hands them over at once). Returns once
         `stop` is set.
         """
-        began = time.monotonic()
-        cursor = self._start_ns - 1
+        if clock is None:
+            clock = DemoClock(self._start_ns, self.speed, cap_at_wall=False)
+            cursor = self._start_ns - 1
+        else:
+            cursor = clock.start_ns
+        clock.start()
         while not stop.is_set():
-            now = self._start_ns + int((time.monotonic() - began) * self.speed * _NS)
+            now = clock.now_ns()
             for topic, body in self._between(cursor, now):
                 publish(topic, body)
                 if stop.is_set():
                     return
-            cursor = now
-            wait_s = (self._next_after(cursor) - cursor) / _NS / self.speed
+            cursor = max(cursor, now)
+            wait_s = clock.real_seconds_until(self._next_after(cursor))
             stop.wait(min(max(wait_s, 0.0), _MAX_WAIT_S))
 
     def _schedule(self, site: Site) -> _Schedule:
@@ -220,6 +231,7 @@ class NightSimulator:
         return self.topic(site.device.device_id), encoded
 
     def _payload(self, site: Site, at_ns: int, rng: random.Random) -> bytes:
+        at_ns -= self._shift_ns  # the moment of the night the curves are read at
         local = datetime.fromtimestamp(at_ns / _NS, tz=self._zone)
         behaviour = site.behaviour
         if isinstance(behaviour, RoadProbe):

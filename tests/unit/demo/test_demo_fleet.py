@@ -12,6 +12,7 @@ from storage.registry.validation import parse_field_map
 from wherry.demo.fleet import (
     DEVICES_CSV,
     ROUTES_CSV,
+    UNREGISTERED_CSV,
     FleetError,
     RoadProbe,
     load_fleet,
@@ -138,3 +139,14 @@ def test_a_wrong_header_says_what_is_expected(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_fleet_error(tmp_path: Path) -> None:
     with pytest.raises(FleetError, match="cannot read"):
         load_fleet(devices_csv=tmp_path / "absent.csv")
+
+
+def test_one_road_sensor_sends_but_is_not_registered() -> None:
+    """It shows up under sightings, waiting for an engineer to register it."""
+    fleet = load_fleet()
+    waiting = [site for site in fleet.sites if not site.registered]
+    assert [site.device.device_id for site in waiting] == ["rst-starkholmes-road"]
+    assert "rst-starkholmes-road" not in DEVICES_CSV.read_text()
+    assert UNREGISTERED_CSV.read_text().splitlines()[0] == DEVICES_CSV.read_text().splitlines()[0]
+    assert isinstance(waiting[0].behaviour, RoadProbe)
+    assert len(load_fleet(unregistered_csv=None).sites) == len(fleet.sites) - 1

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from wherry.demo.clock import DemoClock
 from wherry.demo.fleet import Fleet, RoadProbe, load_fleet
-from wherry.demo.simulator import NightSimulator, SimulatorSettingError, default_start
+from wherry.demo.simulator import NightSimulator, SimulatorSettingError, default_start, to_ns
 
 START = datetime(2026, 1, 14, 18, 0, tzinfo=UTC)  # a Wednesday evening
 ISO_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
@@ -247,3 +248,35 @@ def test_run_publishes_each_uplink_once_its_simulated_time_has_come(fleet: Fleet
     for real_s, _, body in published:
         sim_at = at(json.loads(body))
         assert sim_at <= simulator.sim_time(real_s + 0.05), "published before its simulated time"
+
+
+def test_a_shifted_night_reads_the_same_curves_hours_later(fleet: Fleet) -> None:
+    """The demo tells its night at any hour: shifted by six hours, the same seed sends the
+    same payloads, each stamped six hours later."""
+    shift = timedelta(hours=6)
+    plain = NightSimulator(fleet, start=START, seed=3).messages_until(START + timedelta(hours=3))
+    later = NightSimulator(fleet, start=START + shift, seed=3, physics_shift=shift)
+    shifted = later.messages_until(START + shift + timedelta(hours=3))
+    assert len(plain) == len(shifted) > 100
+    for (_, a), (_, b) in zip(plain, shifted, strict=True):
+        first, second = json.loads(a), json.loads(b)
+        assert first["uplink_message"]["frm_payload"] == second["uplink_message"]["frm_payload"]
+        assert at(second) - at(first) == shift
+
+
+def test_run_follows_a_clock_it_is_given_from_that_clocks_start(fleet: Fleet) -> None:
+    simulator = NightSimulator(fleet, start=START, seed=9)
+    clock = DemoClock(to_ns(START + timedelta(hours=1)), 36_000.0, cap_at_wall=False)
+    published: list[bytes] = []
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=simulator.run, args=(lambda _t, body: published.append(body), stop, clock)
+    )
+    runner.start()
+    time.sleep(0.5)
+    stop.set()
+    runner.join(timeout=2.0)
+    assert not runner.is_alive()
+    times = [at(json.loads(body)) for body in published]
+    assert times and min(times) > START + timedelta(hours=1), "before the clock's start: not run's"
+    assert max(times) <= datetime.fromtimestamp(clock.now_ns() / 1e9, UTC)
