@@ -12,6 +12,7 @@ made while InfluxDB is down and the points sit in the spool.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -64,6 +65,7 @@ class AlertEngine:
         )
         self._thread = threading.Thread(target=self._run, name="alert-engine", daemon=True)
         self._lock = threading.Lock()
+        self._halted = threading.Event()
         self.data_clock_ns = 0
         self.observed = 0
         self.dropped = 0
@@ -74,11 +76,18 @@ class AlertEngine:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, observation: Observation) -> None:
+    def submit(self, observation: Observation, *, wait_s: float = 0.0) -> None:
         """Queue an observation; never blocks the bridge. A full queue is counted and logged:
-        the readings are stored regardless, only their alert evaluation is skipped."""
+        the readings are stored regardless, only their alert evaluation is skipped.
+
+        `wait_s` > 0 waits that long for room first: a reader of the readings store
+        (`alerts/follow.py`) can afford to wait, the bridge cannot.
+        """
         try:
-            self._queue.put_nowait((time.perf_counter(), observation))
+            if wait_s > 0:
+                self._queue.put((time.perf_counter(), observation), timeout=wait_s)
+            else:
+                self._queue.put_nowait((time.perf_counter(), observation))
         except queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -98,11 +107,22 @@ class AlertEngine:
     def depth(self) -> int:
         return self._queue.qsize()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Evaluate what is queued, then stop."""
-        if self._thread.is_alive():
+    def stop(self, timeout: float = 10.0, *, drain: bool = True) -> None:
+        """Evaluate what is queued, then stop; with `drain` False, stop after the current
+        step and drop the rest (the process lost its alert lease: another one decides now)."""
+        if not self._thread.is_alive():
+            return
+        if drain:
             self._queue.put(_STOP)
-            self._thread.join(timeout)
+        else:
+            self._halted.set()
+            with contextlib.suppress(queue.Full):  # a full queue: the thread sees the flag
+                self._queue.put_nowait(_STOP)
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     # -- the engine's thread (also called directly by tests and replay) --------------------
 
@@ -179,7 +199,7 @@ class AlertEngine:
     def _run(self) -> None:
         next_tick = time.monotonic()
         next_refresh = time.monotonic() + self._refresh_every_s
-        while True:
+        while not self._halted.is_set():
             now = time.monotonic()
             if now >= next_refresh:
                 self.refresh_plans()
@@ -191,7 +211,7 @@ class AlertEngine:
                 item = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
             except queue.Empty:
                 continue
-            if item is _STOP:
+            if item is _STOP or self._halted.is_set():
                 return
             assert isinstance(item, tuple)
             queued_at, news = item

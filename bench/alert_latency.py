@@ -416,7 +416,7 @@ def start(settings: Settings) -> Wiring:
 
     def spool_alarm(level: str, detail: str) -> None:
         if alerting is not None:
-            alerting.engine.report(spool_condition(level, detail))
+            alerting.report(spool_condition(level, detail))
 
     registry = Registry(settings.effective_registry_url)
     store = open_store(settings.effective_store_url)

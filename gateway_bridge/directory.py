@@ -44,6 +44,11 @@ class DeviceDirectory:
             self._by_id, self._by_eui = by_id, by_eui
             self._loaded_at = self._clock()
 
+    def expire(self) -> None:
+        """Reload at the next lookup: the registry says devices changed."""
+        with self._lock:
+            self._loaded_at = -float("inf")
+
     def find(self, uplink: Uplink) -> DeviceRecord | None:
         """The registered device that sent `uplink`: by device id, then by DevEUI."""
         if self._clock() - self._loaded_at > self._refresh:

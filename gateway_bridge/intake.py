@@ -35,6 +35,7 @@ class Intake:
         self._busy = 0
         self._condition = threading.Condition()
         self._last_arrival = time.monotonic()
+        self._last_taken = time.monotonic()
         self.turned_away = 0
 
     def handle(self, message: RawMessage) -> None:
@@ -44,12 +45,32 @@ class Intake:
                 self._last_arrival = time.monotonic()
                 return
             self._busy += 1
+            self._last_taken = time.monotonic()
         try:
             self._handle(message)
         finally:
             with self._condition:
                 self._busy -= 1
                 self._condition.notify_all()
+
+    def drain(self, quiet: float = 0.5, timeout: float = 10.0) -> bool:
+        """Before `close()`: wait until no message has arrived for `quiet` seconds.
+
+        For a worker that has left its shared subscription: the broker still sends what it
+        had queued for this session, and taking it now (rather than turning it away) means
+        none of it waits for this worker to come back. False if messages still arrived
+        after `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._condition:
+                busy = self._busy > 0  # a blocked handler holds the broker back: not quiet
+                silent_for = 0.0 if busy else time.monotonic() - self._last_taken
+            if silent_for >= quiet:
+                return True
+            if time.monotonic() + quiet - silent_for > deadline:
+                return False
+            time.sleep(min(quiet, 0.1) if busy else quiet - silent_for)
 
     def close(self, timeout: float = 10.0) -> bool:
         """Stop taking redeliverable messages; wait for those being handled. False on timeout."""

@@ -41,3 +41,23 @@ ensure_venv() {
     fi
     rm -f "$log"
 }
+
+ensure_axe_core() {
+    # axe-core for the browser tests (tests/e2e), from tests/e2e/package-lock.json: installed
+    # here, never at test time, and again when the lock file changes. Debian's node and npm
+    # when node is absent.
+    if [ -f tests/e2e/node_modules/axe-core/axe.min.js ] \
+            && [ tests/e2e/node_modules/.package-lock.json -nt tests/e2e/package-lock.json ]; then
+        return 0
+    fi
+    command -v npm >/dev/null || apt_install nodejs npm
+    echo "==> installing axe-core into tests/e2e/node_modules"
+    local log
+    log=$(mktemp)
+    if ! npm ci --prefix tests/e2e --no-audit --no-fund --ignore-scripts >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "installing axe-core failed (full log: $log)" >&2
+        exit 1
+    fi
+    rm -f "$log"
+}

@@ -175,27 +175,13 @@ class InfluxStore:
         return params
 
     def _raise_for_status(self, response: httpx.Response, action: str) -> None:
-        status = response.status_code
-        if status < 300:
-            return
-        message = _error_message(response)
-        where = f"InfluxDB at {self.base_url}"
-        if status in (401, 403):
-            raise StoreRejected(
-                f"{where} refused to {action} ({status}: {message}); check the user and "
-                "password or the token in the store URL, and its rights on database "
-                f"{self.database!r}"
-            )
-        if status == 429 or status >= 500:
-            raise StoreUnavailable(f"{where} could not {action} now ({status}: {message})")
-        if status == 404:
-            raise StoreRejected(f"{where} cannot {action}: {message} ({status})")
-        if status == 413:
-            raise StoreRejected(
-                f"{where} refused a request as too large ({message}); "
-                "lower max_batch_points in the store URL"
-            )
-        raise StoreRejected(f"{where} refused to {action} ({status}): {message}")
+        raise_for_status(
+            response,
+            where=f"InfluxDB at {self.base_url}",
+            action=action,
+            refused_hint="check the user and password or the token in the store URL, and its "
+            f"rights on database {self.database!r}",
+        )
 
     # -- database ---------------------------------------------------------------------------
 
@@ -584,6 +570,29 @@ def _typed(value: Any, kinds: frozenset[str] | None) -> FieldValue:
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def raise_for_status(
+    response: httpx.Response, *, where: str, action: str, refused_hint: str
+) -> None:
+    """Nothing for a 2xx; otherwise `StoreUnavailable` when trying later may help (429,
+    5xx), or `StoreRejected` saying what was refused and, for 401/403, `refused_hint`."""
+    status = response.status_code
+    if status < 300:
+        return
+    message = _error_message(response)
+    if status in (401, 403):
+        raise StoreRejected(f"{where} refused to {action} ({status}: {message}); {refused_hint}")
+    if status == 429 or status >= 500:
+        raise StoreUnavailable(f"{where} could not {action} now ({status}: {message})")
+    if status == 404:
+        raise StoreRejected(f"{where} cannot {action}: {message} ({status})")
+    if status == 413:
+        raise StoreRejected(
+            f"{where} refused a request as too large ({message}); "
+            "lower max_batch_points in the store URL"
+        )
+    raise StoreRejected(f"{where} refused to {action} ({status}): {message}")
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -10,9 +10,17 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.servers import free_port
+
 
 def wherry_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment without the caller's WHERRY_* settings, plus `extra`.
+
+    A test that does not choose an API port gets a free one, not 8080: tests run in
+    parallel, and two processes on one port would refuse each other.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHERRY_")}
+    env["WHERRY_API_PORT"] = str(free_port())
     env.update(extra)
     return env
 
@@ -31,13 +39,14 @@ def wherry(
 
 
 class WherryRun:
-    """`wherry run` in the background with its log in a file."""
+    """`wherry run` (or another long-running command, e.g. `api`) in the background with its
+    log in a file."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], log_path: Path, command: str = "run") -> None:
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wherry", "run"],
+            [sys.executable, "-m", "wherry", command],
             env=wherry_env(env),
             stdout=self._log,
             stderr=subprocess.STDOUT,

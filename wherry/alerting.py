@@ -3,19 +3,25 @@ registry, the live stream and the notifiers.
 
 The engine itself (`alerts/engine.py`) knows none of these: this module is the only
 place that decides where a route decision is kept and who hears about an alert.
+
+Of several processes sharing a registry, only the holder of the alert lease
+(`alerts/lease.py`) runs an engine; the others stand by and start one, warmed up
+from the readings store, when the lease comes to them (decision 0013).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from alerts.book import AlertBook
 from alerts.engine import AlertEngine
+from alerts.follow import FollowerThread, StoreFollower
 from alerts.gritting import GrittingEngine, RoutePlan, decision_json
+from alerts.lease import LeaseKeeper, holder_name
 from alerts.model import AlertEvent, Condition, Observation, RouteDecision, Rule, Severity
 from alerts.notify.broadcast import Broadcaster
 from alerts.notify.dispatch import Dispatcher
@@ -28,12 +34,12 @@ from alerts.policy import GrittingPolicy, PolicyError, load_policy
 from alerts.rules import DeviceHealth
 from alerts.rules.config import RulesConfig, build_rules, load_rules
 from gateway_bridge.batcher import Batcher
-from gateway_bridge.points import READING
+from gateway_bridge.counters import Counters
 from storage import ReadingStore
-from storage.points import Point
 from storage.registry import (
     DeadLetter,
     DeviceRecord,
+    LeaseRecord,
     Registry,
     RegistryError,
     RouteRecord,
@@ -91,25 +97,172 @@ def _status_lost(status: RouteStatusRecord, exc: Exception) -> None:
     log.error("route %s decision not saved: %s", status.route_id, exc)
 
 
-@dataclass
 class Alerting:
-    """The running engine and its outlets; `announce` is what the API calls."""
+    """This process's part in alerting: an engine while it holds the alert lease, and the
+    outlets (live stream, notifications) that outlive engines; `announce` is what the API
+    calls.
 
-    engine: AlertEngine
-    outbox: RegistryOutbox
-    broadcaster: Broadcaster
-    dispatcher: Dispatcher
+    A runner thread watches the lease: when it comes, an engine is built, warmed up
+    from the store and started (and, with `alert_evaluation=store`, fed from the store);
+    when it goes, the engine is halted at once, its queue dropped: the new holder
+    reads the same readings from the store.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        store: ReadingStore,
+        keeper: LeaseKeeper,
+        outbox: RegistryOutbox,
+        broadcaster: Broadcaster,
+        dispatcher: Dispatcher,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock  # moves the engine's timers: the wall clock, or the demo's night
+        self.registry = registry
+        self.store = store
+        self.keeper = keeper
+        self.outbox = outbox
+        self.broadcaster = broadcaster
+        self.dispatcher = dispatcher
+        self._policy = default_policy(settings)
+        self._rules = rules_config(settings)
+        self._engine: AlertEngine | None = None
+        self._fence: LeaseRecord | None = None
+        self._follow: FollowerThread | None = None
+        self._retry_at = 0.0
+        self._stop = threading.Event()
+        self._runner = threading.Thread(target=self._run, name="alert-runner", daemon=True)
+
+    @property
+    def engine(self) -> AlertEngine:
+        """The running engine; `RuntimeError` while this process stands by."""
+        engine = self._engine
+        if engine is None:
+            raise RuntimeError("this process stands by: another one holds the alert lease")
+        return engine
+
+    @property
+    def evaluating(self) -> bool:
+        return self._engine is not None
+
+    def submit(self, observation: Observation) -> None:
+        """The pipeline's `observe` in inline mode: evaluated here only while holding the lease
+        (a standby's uplinks reach the holder through the store, at its next warm-up)."""
+        engine = self._engine
+        if engine is not None:
+            engine.submit(observation)
+
+    def report(self, condition: Condition) -> None:
+        engine = self._engine
+        if engine is not None:
+            engine.report(condition)
+        else:
+            log.warning(
+                "%s (%s) not evaluated: this process stands by for the alert lease",
+                condition.key, condition.summary,
+            )  # fmt: skip
 
     def announce(self, event: AlertEvent) -> None:
-        if event.kind == "acknowledged":
-            self.engine.book.acknowledged(event.alert)
+        engine = self._engine
+        if event.kind == "acknowledged" and engine is not None:
+            engine.book.acknowledged(event.alert)
         self.dispatcher.dispatch(event)
 
+    def start(self) -> None:
+        """Claim the lease and, if it is ours, warm an engine up before returning (as a lone
+        process always did); then keep watching the lease."""
+        self.keeper.start()
+        self._step()
+        self._runner.start()
+
     def close(self, timeout: float = 10.0) -> None:
-        self.engine.stop(timeout)
+        self._stop.set()
+        self.keeper.changed.set()
+        if self._runner.is_alive():
+            self._runner.join(timeout)
+        if self._follow is not None:
+            self._follow.stop(timeout)
+        if self._engine is not None:
+            self._engine.stop(timeout)  # evaluate what is queued, still under the lease
+        self._engine = None
+        self.keeper.stop(release=True)
         self.outbox.close(timeout)
         self.dispatcher.close(timeout)
         self.broadcaster.close()
+
+    # -- the runner thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # Woken by the keeper, or in time to see the lease run out by our own clock.
+            self.keeper.changed.wait(min(0.5, self.keeper.renew_every_s))
+            self.keeper.changed.clear()
+            if not self._stop.is_set():
+                self._step()
+
+    def _step(self) -> None:
+        lease = self.keeper.current()
+        if self._engine is not None and (lease is None or lease.epoch != self._fence_epoch()):
+            self._stand_down()
+        if lease is not None and self._engine is None and time.monotonic() >= self._retry_at:
+            try:
+                self._take_over(lease)
+            except Exception:
+                log.exception("cannot start the alert engine; trying again in 5 s")
+                self._stand_down()
+                self._retry_at = time.monotonic() + 5.0
+
+    def _fence_epoch(self) -> int | None:
+        return self._fence.epoch if self._fence is not None else None
+
+    def _take_over(self, lease: LeaseRecord) -> None:
+        settings = self.settings
+        rules = build_rules(self._rules)
+        book = AlertBook(self.registry, fence=lease)
+        _resume(rules, book)
+        reader = RegistryReader(self.registry, self._policy, rules)
+        engine = AlertEngine(
+            GrittingEngine(reader()), rules, book, self.outbox, plans=reader, clock=self.clock
+        )
+        reader.report = engine.report
+        follower = StoreFollower(self.store, lookback_s=settings.alert_follow_lookback_s)
+        self._fence = lease
+        if settings.alert_evaluation == "inline":
+            self._engine = engine  # uplinks queue from now on; the engine starts after warm-up
+        warm_up(engine, follower, hours=settings.alert_warmup_hours, now_ns=self.clock())
+        if self.keeper.current() is None:
+            raise RuntimeError("the alert lease ran out while warming up")
+        self._engine = engine
+        engine.start()
+        if settings.alert_evaluation == "store":
+            self._follow = FollowerThread(
+                follower,
+                lambda observation: engine.submit(observation, wait_s=30.0),
+                interval_s=settings.alert_follow_interval_s,
+            )
+            self._follow.start()
+        log.info(
+            "this process evaluates alerts (%s readings, lease epoch %d)",
+            "every stored" if settings.alert_evaluation == "store" else "its own",
+            lease.epoch,
+        )
+
+    def _stand_down(self) -> None:
+        """Stop evaluating at once: nothing more is decided or announced from here."""
+        follow, engine = self._follow, self._engine
+        self._follow = self._engine = None
+        self._fence = None
+        if follow is not None:
+            follow.stop(5.0)
+        if engine is not None:
+            engine.stop(5.0, drain=False)
+            log.error(
+                "alert lease lost: this process stopped evaluating alerts and stands by "
+                "(another process, or this one once the registry answers again, takes over)"
+            )
 
 
 def default_policy(settings: Settings) -> GrittingPolicy:
@@ -145,57 +298,51 @@ def route_plans(
     return plans
 
 
-def build_alerting(settings: Settings, registry: Registry, store: ReadingStore) -> Alerting:
-    """Build and start the engine, warmed up with the last hours of readings."""
-    policy = default_policy(settings)
-    rules = build_rules(rules_config(settings))
-    book = AlertBook(registry)
-    _resume(rules, book)
-    reader = RegistryReader(registry, policy, rules)
+def build_alerting(
+    settings: Settings,
+    registry: Registry,
+    store: ReadingStore,
+    counters: Counters | None = None,
+    *,
+    clock: Callable[[], int] = time.time_ns,
+) -> Alerting:
+    """Build the outlets, claim the alert lease and, when this process gets it, start an
+    engine warmed up with the last hours of readings. `counters` (the bridge's, shown at
+    /metrics) counts notifications that became dead letters. `clock` (ns) is the engine's:
+    `wherry demo` passes its simulated night's."""
     broadcaster = Broadcaster()
     dispatcher = Dispatcher(
         registry.subscriptions,
         webhook=WebhookSender(_webhook_options(settings), retry=_retry_policy(settings)),
         email=_email(settings),
         broadcaster=broadcaster,
-        on_failed=_dead_letter(registry),
+        on_failed=_dead_letter(registry, counters),
     )
     outbox = RegistryOutbox(registry, broadcaster, dispatcher)
-    engine = AlertEngine(
-        GrittingEngine(reader()),
-        rules,
-        book,
-        outbox,
-        plans=reader,
+    keeper = LeaseKeeper(
+        registry, holder=holder_name(settings.data_dir), ttl_s=settings.alert_lease_s
     )
-    reader.report = engine.report
-    warm_up(engine, store, hours=settings.alert_warmup_hours)
-    engine.start()
-    return Alerting(engine, outbox, broadcaster, dispatcher)
+    alerting = Alerting(
+        settings, registry, store, keeper, outbox, broadcaster, dispatcher, clock=clock
+    )
+    alerting.start()
+    return alerting
 
 
-def warm_up(engine: AlertEngine, store: ReadingStore, *, hours: float) -> None:
-    """Replay the last `hours` of stored readings so a restart has its trends back."""
-    now_ns = time.time_ns()
+def warm_up(
+    engine: AlertEngine, follower: StoreFollower, *, hours: float, now_ns: int | None = None
+) -> None:
+    """Replay the last `hours` (before `now_ns`, default now) of stored uplinks so a restart
+    (or a takeover) has its trends back; `follower` then knows which ones it need not hand
+    over again."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
     try:
-        points = store.query(READING, start_ns=now_ns - int(hours * 3600e9), limit=500_000)
+        history = follower.history(now_ns, hours)
     except Exception as exc:  # the store may be down at start: the spool covers writes
         log.warning("alert engine starts cold (readings store: %s)", exc)
-        points = []
-    count = engine.warm_up((_observation(point) for point in points), now_ns)
+        history = []
+    count = engine.warm_up(history, now_ns)
     log.info("alert engine warmed up on %d readings from the last %g h", count, hours)
-
-
-def _observation(point: Point) -> Observation:
-    tags = point.tags
-    return Observation(
-        device_id=tags.get("device_id", ""),
-        time_ns=point.time_ns,
-        domain=tags.get("domain", "other"),
-        route_id=tags.get("route"),
-        site=tags.get("site"),
-        values={k: float(v) for k, v in point.fields.items() if isinstance(v, int | float)},
-    )
 
 
 def _resume(rules: Sequence[Rule], book: AlertBook) -> None:
@@ -231,10 +378,15 @@ class RegistryReader:
         return route_plans(self._registry.routes(), devices, self._policy)
 
 
-def _dead_letter(registry: Registry) -> Callable[[SubscriptionRecord, AlertEvent, str], None]:
-    """A notification that failed its last try is kept where engineers look: dead letters."""
+def _dead_letter(
+    registry: Registry, counters: Counters | None = None
+) -> Callable[[SubscriptionRecord, AlertEvent, str], None]:
+    """A notification that failed its last try is kept where engineers look: dead letters
+    (and counted as `wherry_dead_letters{reason="notification_failed"}`)."""
 
     def failed(subscription: SubscriptionRecord, event: AlertEvent, reason: str) -> None:
+        if counters is not None:
+            counters.add("dead_letters.notification_failed")
         log.error(
             "alert %s not delivered to subscription %s (%s): %s",
             event.alert.key,

@@ -134,8 +134,10 @@ def build_bridge(
     )
     for batcher in (points, dead_letters, sightings):
         batcher.start()
+    directory = DeviceDirectory(registry.devices)
+    registry.on_devices_changed(directory.expire)
     pipeline = Pipeline(
-        DeviceDirectory(registry.devices),
+        directory,
         Sinks(points=points, dead_letters=dead_letters, sightings=sightings),
         counters,
         max_message_bytes=settings.max_message_bytes,

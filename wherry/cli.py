@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +23,10 @@ routes_app = typer.Typer(help="Register gritting routes.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
 app.add_typer(routes_app, name="routes")
 app.add_typer(keys_app, name="keys")
+store_app = typer.Typer(
+    help="The readings store: retention, aggregates, pruning.", no_args_is_help=True
+)
+app.add_typer(store_app, name="store")
 
 ConfigOption = Annotated[
     Path | None,
@@ -40,15 +42,11 @@ def settings_or_exit(config: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    for noisy in ("httpx", "httpcore", "amqtt", "transitions", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log to stderr (`wherry.logs`): text lines, or one JSON object per line."""
+    from wherry.logs import configure_logging as configure
+
+    configure(level, log_format)
 
 
 @app.command()
@@ -57,7 +55,7 @@ def run(config: ConfigOption = None) -> None:
     from wherry.service import run_service
 
     settings = settings_or_exit(config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(run_service(settings))
 
 
@@ -67,7 +65,7 @@ def api(config: ConfigOption = None) -> None:
     from wherry.service import run_service
 
     settings = settings_or_exit(config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(run_service(settings, subscribe=False))
 
 
@@ -77,17 +75,32 @@ def demo(
         "wherry-demo-data"
     ),
     speed: Annotated[
-        float, typer.Option(help="Simulated seconds per real second (600: a night in 96 s).")
+        float, typer.Option(help="Simulated seconds per real second (600: the night in 50 s).")
     ] = 600.0,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many real seconds; default: Ctrl-C.")
     ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Port of the pages and API (default 8080, or a free one if "
+            "taken; 0: any free port).",
+        ),
+    ] = None,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Serve the pages and API (--no-web: not).")
+    ] = True,
 ) -> None:
-    """A self-contained demo: embedded MQTT broker, simulated TTN sensors, SQLite store."""
+    """A self-contained demo: embedded MQTT broker, simulated TTN sensors through a winter
+    night, SQLite store, gritting decisions and the web pages."""
     from wherry.demo.run import run_demo
 
     configure_logging("WARNING")
-    raise typer.Exit(run_demo(data_dir=data_dir, speed=speed, duration=duration))
+    raise typer.Exit(
+        run_demo(data_dir=data_dir, speed=speed, duration=duration, port=port, web=web)
+    )
 
 
 @app.command()
@@ -163,17 +176,201 @@ def list_decoders(
         typer.echo(f"{entry['id']:<32} ports {ports:<8} {', '.join(entry['quantities'])}")
 
 
+AdminUserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-user",
+        help="Reach InfluxDB as this admin user (the password is asked for, or read from "
+        "stdin) instead of the store URL's user, which need not be an admin.",
+    ),
+]
+
+
+def _admin(user: str | None) -> tuple[str, str] | None:
+    if user is None:
+        return None
+    password: str = typer.prompt(f"InfluxDB password of {user}", hide_input=True, err=True)
+    return user, password
+
+
+BackfillOption = Annotated[
+    bool,
+    typer.Option(
+        "--backfill-aggregates",
+        help="Also compute the 15-minute and daily aggregates of readings already stored "
+        "(InfluxDB 1.x), with progress; needed before a shorter retention deletes old points.",
+    ),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="Backfill from this ISO 8601 time (default: the oldest reading)."),
+]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Backfill up to this ISO 8601 time (default: the newest).")
+]
+
+
 @app.command()
-def migrate(config: ConfigOption = None) -> None:
-    """Upgrade the registry database to the current schema."""
+def migrate(
+    config: ConfigOption = None,
+    backfill_aggregates: BackfillOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+) -> None:
+    """Upgrade the registry's schema, then set up the readings store (as `wherry store setup`).
+
+    A readings store that cannot be set up is reported but does not fail the command.
+    """
     from storage.registry import Registry
+    from wherry.store_setup import set_up_store
 
     settings = settings_or_exit(config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     registry = Registry(settings.effective_registry_url)
     registry.migrate()
     typer.echo(f"registry at revision {registry.current_revision()}")
     registry.close()
+    raise typer.Exit(
+        set_up_store(
+            settings,
+            echo=typer.echo,
+            warn=lambda line: typer.echo(line, err=True),
+            backfill=backfill_aggregates,
+            since=since,
+            until=until,
+            strict=False,
+        )
+    )
+
+
+@store_app.command("setup")
+def store_setup(
+    config: ConfigOption = None,
+    backfill_aggregates: BackfillOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    admin_user: AdminUserOption = None,
+) -> None:
+    """Apply retention and the aggregates' continuous queries to the readings store.
+
+    Raw readings are kept WHERRY_RAW_RETENTION_DAYS, aggregates for ever. Says what it did
+    and what it cannot do there; safe to run again.
+    """
+    from wherry.store_setup import set_up_store
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log_level, settings.log_format)
+    raise typer.Exit(
+        set_up_store(
+            settings,
+            echo=typer.echo,
+            warn=lambda line: typer.echo(line, err=True),
+            backfill=backfill_aggregates,
+            since=since,
+            until=until,
+            admin=_admin(admin_user),
+        )
+    )
+
+
+@store_app.command("prune")
+def store_prune(
+    config: ConfigOption = None,
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than", min=1, help="Days; default WHERRY_RAW_RETENTION_DAYS (SQLite only)."
+        ),
+    ] = None,
+) -> None:
+    """Delete readings older than N days from an SQLite readings store."""
+    from wherry.store_setup import prune_store
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log_level, settings.log_format)
+    raise typer.Exit(
+        prune_store(
+            settings, older_than, echo=typer.echo, warn=lambda line: typer.echo(line, err=True)
+        )
+    )
+
+
+PartsOption = Annotated[
+    str | None,
+    typer.Option("--only", help="registry or readings; default: both."),
+]
+
+
+def _parts(only: str | None) -> tuple[str, ...]:
+    from wherry.backup import PARTS
+
+    if only is None:
+        return PARTS
+    if only not in PARTS:
+        typer.echo(f"wherry: --only {only!r}: expected registry or readings", err=True)
+        raise typer.Exit(2)
+    return (only,)
+
+
+@app.command()
+def backup(
+    directory: Annotated[Path, typer.Argument(help="A new (or empty) folder for the backup.")],
+    only: PartsOption = None,
+    admin_user: AdminUserOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Back up the registry and the readings into DIRECTORY, saying what it does."""
+    from wherry.backup import BackupError
+    from wherry.backup import backup as run_backup
+
+    settings = settings_or_exit(config)
+    configure_logging("WARNING", settings.log_format)
+    try:
+        run_backup(
+            settings, directory, parts=_parts(only), echo=typer.echo, admin=_admin(admin_user)
+        )
+    except BackupError as exc:
+        typer.echo(f"wherry: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def restore(
+    directory: Annotated[Path, typer.Argument(help="A folder `wherry backup` wrote.")],
+    only: PartsOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really replace the registry / add the readings.")
+    ] = False,
+    admin_user: AdminUserOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Restore a backup where the settings point (stop wherry first); then `wherry migrate`."""
+    from wherry.backup import BackupError, read_manifest
+    from wherry.backup import restore as run_restore
+
+    settings = settings_or_exit(config)
+    configure_logging("WARNING", settings.log_format)
+    parts = _parts(only)
+    if not yes:
+        try:
+            manifest = read_manifest(directory)
+        except BackupError as exc:
+            typer.echo(f"wherry: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"backup of {manifest.get('created')} holds: "
+            + ", ".join(part for part in parts if part in manifest)
+            + ". Restoring replaces the registry and writes the readings back into the "
+            "store (points with the same time are overwritten). Stop wherry, then run again "
+            "with --yes.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        run_restore(settings, directory, parts=parts, echo=typer.echo, admin=_admin(admin_user))
+    except BackupError as exc:
+        typer.echo(f"wherry: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @devices_app.command("import")
@@ -188,7 +385,7 @@ def import_devices(
     from wherry.imports import import_devices_file
 
     settings = settings_or_exit(config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(import_devices_file(settings, csv_file, dry_run=dry_run, echo=typer.echo))
 
 
@@ -204,7 +401,7 @@ def import_routes(
     from wherry.imports import import_routes_file
 
     settings = settings_or_exit(config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(import_routes_file(settings, csv_file, dry_run=dry_run, echo=typer.echo))
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from api.app import create_app
+from api.pages.session import load_or_create_secret
 from api.services import RateLimit, Services
 from gateway_bridge.sources.mqtt import MqttOptions, MqttSource
 from gateway_bridge.spool import SpoolAlarm
@@ -26,6 +27,7 @@ from wherry.settings import Settings
 log = logging.getLogger("wherry")
 STATUS_EVERY_S = 60.0
 SHUTDOWN_FLUSH_S = 30.0
+SHARE_DRAIN_S = 10.0
 
 
 def mqtt_options(settings: Settings) -> MqttOptions:
@@ -40,6 +42,7 @@ def mqtt_options(settings: Settings) -> MqttOptions:
         cert_file=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
         key_file=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
         tls_insecure=settings.mqtt_tls_insecure,
+        worker=str(settings.data_dir.resolve()),  # one data dir, one worker (the spool's lock)
     )
 
 
@@ -65,7 +68,15 @@ def api_services(settings: Settings, bridge: Bridge, alerting: Alerting | None) 
         webhooks=webhook_ingest(settings, bridge),
         broadcaster=alerting.broadcaster if alerting else None,
         announce=alerting.announce if alerting else None,
+        session_secret=session_secret(settings),
     )
+
+
+def session_secret(settings: Settings) -> bytes:
+    """The pages' cookie-signing secret: the setting, or one kept in the data dir."""
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value().encode()
+    return load_or_create_secret(settings.data_dir / "session.key")
 
 
 def bridge_gauges(bridge: Bridge) -> Callable[[], dict[str, float]]:
@@ -98,13 +109,14 @@ def run_service(
 
     def spool_alarm(level: str, detail: str) -> None:
         if alerting is not None:
-            alerting.engine.report(spool_condition(level, detail))
+            alerting.report(spool_condition(level, detail))
 
     try:
         bridge = open_bridge(settings, on_spool_alarm=spool_alarm)
         if settings.alerts:
-            alerting = build_alerting(settings, bridge.registry, bridge.store)
-            bridge.pipeline.observe = alerting.engine.submit
+            alerting = build_alerting(settings, bridge.registry, bridge.store, bridge.counters)
+            if settings.alert_evaluation == "inline":  # else it follows the readings store
+                bridge.pipeline.observe = alerting.submit
     except (RegistryError, StoreError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         return 1
@@ -143,6 +155,10 @@ def run_service(
     # broker connection is still up to carry the acknowledgements; then disconnect.
     if backfill is not None:
         backfill.stop()  # what it handed off is acknowledged; the rest is fetched next time
+    if source is not None and source.leave_shared():
+        # The group takes our share from now on; store what the broker had queued for us,
+        # so none of it waits in this session for a worker that may never come back.
+        bridge.intake.drain(timeout=SHARE_DRAIN_S)
     bridge.intake.close()
     flushed = bridge.flush(SHUTDOWN_FLUSH_S)
     if source is not None:

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     )
     mqtt_client_id: str | None = Field(
         default=None,
-        description="MQTT client id; stable by default so a persistent session resumes.",
+        description="MQTT client id; stable by default so a persistent session resumes "
+        "(with a $share/… topic the default also depends on data_dir: one per worker).",
     )
     mqtt_protocol: Literal["3.1.1", "5"] = Field(default="3.1.1", description="MQTT version.")
     mqtt_ca_file: Path | None = Field(
@@ -153,6 +154,12 @@ class Settings(BaseSettings):
         description="Shared secret webhooks send in the X-Wherry-Webhook-Secret header (at "
         "least 16 characters). Unset: POST /ingest/… answers 404.",
     )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the web pages' sign-in cookies (at least 32 characters). Unset: a "
+        "random secret kept in data_dir/session.key. API replicas behind one address must "
+        "share it.",
+    )
     webhook_max_bytes: int = Field(
         default=256 * 1024,
         ge=1024,
@@ -217,8 +224,49 @@ class Settings(BaseSettings):
         description="Hours of stored readings replayed into the alert engine at start, so "
         "trends survive a restart.",
     )
+    alert_evaluation: Literal["inline", "store"] = Field(
+        default="inline",
+        description="Where the alert engine takes readings from: inline, the uplinks this "
+        "process ingests (one ingesting process, lowest latency); store, every new reading in "
+        "the readings store, polled (several bridge workers or webhook replicas).",
+    )
+    alert_lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=600,
+        description="Seconds the alert lease lasts: of processes sharing a registry only its "
+        "holder evaluates alerts and notifies; it renews every third of this, and a standby "
+        "takes over at most this plus a third after the holder dies.",
+    )
+    alert_follow_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="With alert_evaluation=store: seconds between looks at the readings store.",
+    )
+    alert_follow_lookback_s: float = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        description="With alert_evaluation=store: how far before the newest reading each look "
+        "goes back, for readings written late (their own time is older).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: one readable line per event; json: one JSON object per line (time, "
+        "level, logger, message and the event's fields) for journald, Loki or Elasticsearch.",
+    )
+    # -- retention (docs/operations.md) -------------------------------------------------------
+    raw_retention_days: int = Field(
+        default=730,
+        ge=0,
+        le=36_500,
+        description="Days InfluxDB 1.x keeps raw readings (0: for ever); 15-minute and daily "
+        "aggregates are kept for ever. Applied by `wherry migrate`; on SQLite, the default "
+        "age for `wherry store prune`.",
     )
 
     @field_validator("mqtt_topics", mode="before")
@@ -303,6 +351,15 @@ class Settings(BaseSettings):
             return None
         if len(value.get_secret_value()) < 16:
             raise ValueError("use at least 16 characters (e.g. from `openssl rand -hex 24`)")
+        return value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _check_session_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("use at least 32 characters (e.g. from `openssl rand -hex 32`)")
         return value
 
     @model_validator(mode="after")

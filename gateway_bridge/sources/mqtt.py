@@ -10,6 +10,12 @@ Two kinds of broker, two delivery contracts:
   the message is durably handed off. Anything unacknowledged when the connection
   drops is redelivered by the broker after the reconnect.
 
+Several bridge workers share the load with a shared subscription (`$share/{group}/…`):
+the broker hands each message to one member of the group. A member with a persistent
+session stays in the group while it is away (Mosquitto queues its share for it), so a
+worker that stops cleanly leaves the group first (`leave_shared`) and the others take
+its share.
+
 paho-mqtt runs the network in its own thread: `start()` never blocks and never
 fails because the broker is down; it keeps retrying with capped exponential
 backoff and subscribes again on every connect.
@@ -60,9 +66,11 @@ class MqttOptions:
     Things Stack (every topic is `v3/…`, or the host is TTN's or TTI's cloud),
     else 1; `persistent` when the QoS is at least 1; `client_id`
     `wherry-<hostname>-<hash of broker, user and topics>`, the same on every
-    restart so the persistent session resumes. The `effective_*` properties give
-    the resolved values. Run several bridge workers on one host with distinct
-    explicit client ids. The password never appears in `repr()` or in logs.
+    restart so the persistent session resumes. With a shared subscription the
+    hash also covers `worker` (wherry passes its data dir), so workers on one
+    host get distinct ids without being told: two clients with one id would take
+    the session from each other in turn. The `effective_*` properties give the
+    resolved values. The password never appears in `repr()` or in logs.
     """
 
     host: str
@@ -87,6 +95,9 @@ class MqttOptions:
     reconnect_max_delay: int = 60
     session_expiry: int = 7 * 24 * 3600
     """MQTT 5 only: seconds the broker keeps a persistent session while the bridge is away."""
+    worker: str | None = None
+    """What sets this bridge worker apart from others on the same host (its data dir);
+    part of the default client id when a topic is a shared subscription."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "topics", tuple(self.topics))
@@ -141,6 +152,11 @@ class MqttOptions:
         return all(_unshared(topic).startswith("v3/") for topic in self.topics)
 
     @property
+    def shared_topics(self) -> tuple[str, ...]:
+        """The `$share/{group}/{filter}` subscriptions, which this worker leaves on a clean stop."""
+        return tuple(topic for topic in self.topics if topic.startswith("$share/"))
+
+    @property
     def effective_qos(self) -> int:
         if self.qos is not None:
             return self.qos
@@ -157,6 +173,8 @@ class MqttOptions:
         identity = "\n".join(
             [self.host.lower(), str(self.effective_port), self.username or "", *sorted(self.topics)]
         )
+        if self.shared_topics and self.worker:
+            identity += "\nworker=" + self.worker  # unshared: the id of earlier releases
         digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
         hostname = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0])[:32]
         return f"wherry-{hostname or 'host'}-{digest}"
@@ -221,6 +239,9 @@ class MqttSource:
         self._generation = 0
         self._ack_lock = threading.Lock()
         self._pending_subscriptions: dict[int, list[str]] = {}
+        self._leaving = False  # left the shared subscriptions: a reconnect must not rejoin
+        self._unsubscribed = threading.Condition()
+        self._unsubscribe_answers: dict[int, bool] = {}  # UNSUBACKs by packet id: accepted?
 
     @property
     def last_error(self) -> str | None:
@@ -267,6 +288,38 @@ class MqttSource:
     def wait_connected(self, timeout: float | None = None) -> bool:
         """True once connected and subscribed, False if `timeout` seconds pass first."""
         return self.connected.wait(timeout)
+
+    def leave_shared(self, timeout: float = 5.0) -> bool:
+        """Unsubscribe from the `$share/…` filters; True once the broker has confirmed.
+
+        From then on the broker gives this worker's share to the rest of the group, and
+        sends here only what it had already queued for this session (hand that to the
+        pipeline as usual before stopping). Without it, a persistent session stays in
+        the group while the worker is away and the broker piles a share up for it.
+        False when there is nothing to leave or the broker did not answer in time.
+        """
+        client = self._client
+        shared = list(self.options.shared_topics)
+        if client is None or not shared:
+            return False
+        self._leaving = True
+        if not self.connected.is_set():
+            return False
+        result, mid = client.unsubscribe(shared)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
+            log.warning("MQTT could not leave %s: %s", ", ".join(shared), result)
+            return False
+        with self._unsubscribed:  # the answer may have come before we got here
+            answered = self._unsubscribed.wait_for(
+                lambda: mid in self._unsubscribe_answers, timeout
+            )
+            accepted = self._unsubscribe_answers.pop(mid, False)
+        if not answered:
+            log.warning("MQTT broker did not confirm leaving %s", ", ".join(shared))
+        if not accepted:
+            return False
+        log.info("MQTT left %s: the rest of the group takes this worker's share", ", ".join(shared))
+        return True
 
     def stop(self, timeout: float = 10) -> None:
         """Disconnect cleanly (queued acknowledgements go out first) and stop the network thread."""
@@ -319,6 +372,7 @@ class MqttSource:
         client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
         client.on_subscribe = self._handle_subscribe
+        client.on_unsubscribe = self._handle_unsubscribe
         client.on_message = self._handle_message
         return client
 
@@ -373,11 +427,15 @@ class MqttSource:
             flags.session_present,
         )
         qos = options.effective_qos
-        result, mid = client.subscribe([(topic, qos) for topic in options.topics])
+        topics = [t for t in options.topics if not (self._leaving and t in options.shared_topics)]
+        if not topics:  # stopping, and every subscription was shared: nothing to rejoin
+            self.connected.set()
+            return
+        result, mid = client.subscribe([(topic, qos) for topic in topics])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
-            log.error("MQTT subscribe to %s failed: %s", ", ".join(options.topics), result)
+            log.error("MQTT subscribe to %s failed: %s", ", ".join(topics), result)
         else:
-            self._pending_subscriptions[mid] = list(options.topics)
+            self._pending_subscriptions[mid] = topics
 
     def _handle_subscribe(
         self,
@@ -403,6 +461,21 @@ class MqttSource:
                 self._on_ready()
             except Exception:
                 log.exception("MQTT on_ready callback failed")
+
+    def _handle_unsubscribe(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            log.warning("MQTT broker refused to unsubscribe: %s", ", ".join(map(str, failed)))
+        with self._unsubscribed:
+            self._unsubscribe_answers[mid] = not failed
+            self._unsubscribed.notify_all()
 
     def _handle_disconnect(
         self,
@@ -529,6 +602,11 @@ def _disconnect_reason(reason_code: ReasonCode) -> str:
     # paho reports a dropped connection (broker gone, network down) as "Unspecified error".
     if reason_code.value == 128:
         return "connection lost"
+    if reason_code.value == 142:
+        return (
+            "session taken over: another client connected with the same client id (give each "
+            "bridge worker its own WHERRY_MQTT_CLIENT_ID, or leave it unset)"
+        )
     return str(reason_code)
 
 

@@ -67,3 +67,8 @@ class ChangeRejected(RegistryError, ValueError):
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
         self.problems: list[FieldProblem] = list(problems)
         super().__init__("; ".join(problem.reason for problem in self.problems))
+
+
+class LeaseLost(RegistryError):
+    """A write made under a lease was refused: the lease expired or another process holds it
+    now, so this process must stop acting for it."""

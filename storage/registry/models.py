@@ -314,3 +314,17 @@ class SubscriptionModel(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LeaseModel(Base):
+    """Who holds a named lease (the alert engine's: `alerts`) and until when, in milliseconds
+    of the database's own clock, so replicas on different machines agree on expiry."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    acquired_ms: Mapped[int] = mapped_column(BigInteger)
+    renewed_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)

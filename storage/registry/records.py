@@ -357,3 +357,16 @@ class NewSubscription:
     domains: tuple[str, ...] = ()
     min_severity: str = "warning"
     active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """A named lease as the registry holds it. `epoch` counts changes of holder, so a record
+    also serves as a fence: a write made under it fails once another process took over."""
+
+    name: str
+    holder: str
+    epoch: int
+    acquired_at: datetime
+    renewed_at: datetime
+    expires_at: datetime

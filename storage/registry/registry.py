@@ -6,7 +6,7 @@ lazy-load or mutate the database behind the registry's back. Every change is
 audited in its own transaction: imports here, single edits in `edits.py`.
 """
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -17,7 +17,7 @@ from sqlalchemy import Select, Table, func, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from storage.registry import alerting, edits, schema
+from storage.registry import alerting, edits, leases, schema
 from storage.registry.api_keys import key_problems
 from storage.registry.conversions import (
     api_key_record,
@@ -71,6 +71,7 @@ from storage.registry.records import (
     DeviceRecord,
     DeviceRow,
     FieldProblem,
+    LeaseRecord,
     NewAlert,
     NewApiKey,
     NewSubscription,
@@ -113,6 +114,7 @@ class Registry:
         self._engine = registry_engine(url)
         self._where = self._engine.url.render_as_string(hide_password=True)
         self._schema_ok = False
+        self._device_listeners: list[Callable[[], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -165,6 +167,19 @@ class Registry:
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
+
+    def on_devices_changed(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each committed change to devices made through this object.
+
+        The bridge's device directory listens, so an uplink that arrives right after a
+        device is registered through the API or a page (same process) is decoded, not
+        kept as a sighting. Other processes find the change within their refresh time.
+        """
+        self._device_listeners.append(listener)
+
+    def _devices_changed(self) -> None:
+        for listener in self._device_listeners:
+            listener()
 
     def __enter__(self) -> Self:
         return self
@@ -245,9 +260,11 @@ class Registry:
         """
         _require_actor(actor)
         with self._edit("registering a device") as (session, now):
-            return edits.create_device(
+            created = edits.create_device(
                 session, device, catalogue, at=now, actor=actor, origin=origin
             )
+        self._devices_changed()
+        return created
 
     def update_device(
         self,
@@ -264,14 +281,20 @@ class Registry:
         """
         _require_actor(actor)
         with self._edit("changing a device") as (session, now):
-            return edits.update_device(session, device_id, changes, catalogue, at=now, actor=actor)
+            updated = edits.update_device(
+                session, device_id, changes, catalogue, at=now, actor=actor
+            )
+        self._devices_changed()
+        return updated
 
     def retire_device(self, device_id: str, *, actor: str) -> DeviceRecord:
         """Mark a device retired: the bridge stops reading its uplinks; it stays readable,
         keeps its DevEUI and its history. Retiring a retired device changes nothing."""
         _require_actor(actor)
         with self._edit("retiring a device") as (session, now):
-            return edits.retire_device(session, device_id, at=now, actor=actor)
+            retired = edits.retire_device(session, device_id, at=now, actor=actor)
+        self._devices_changed()
+        return retired
 
     def create_route(self, route: RouteDraft, *, actor: str) -> RouteRecord:
         """Register one route, audited. `ChangeRejected` or `AlreadyRegistered` when refused."""
@@ -369,6 +392,7 @@ class Registry:
                         )
                     )
             self._flush_import(session)
+        self._devices_changed()
         return len(rows)
 
     def apply_route_import(self, rows: Sequence[RouteRow], *, actor: str) -> int:
@@ -545,10 +569,16 @@ class Registry:
         with self._session(write=False) as session:
             return alerting.open_alerts(session)
 
-    def raise_alert(self, alert: NewAlert) -> AlertRecord | None:
-        """Open an alert; None if one with its key is open already (raised elsewhere first)."""
+    def raise_alert(
+        self, alert: NewAlert, *, fence: LeaseRecord | None = None
+    ) -> AlertRecord | None:
+        """Open an alert; None if one with its key is open already (raised elsewhere first).
+
+        With `fence`, the alert and its siblings below are written only while that lease
+        is still held (`LeaseLost` otherwise): a process that lost it says nothing more.
+        """
         _require_aware(alert.at, "at")
-        with self._session(write=True) as session:
+        with self._session(write=True, fence=fence) as session:
             return alerting.raise_alert(session, alert, now=datetime.now(UTC))
 
     def update_alert(
@@ -559,9 +589,10 @@ class Registry:
         summary: str,
         explanation: Mapping[str, object],
         at: datetime,
+        fence: LeaseRecord | None = None,
     ) -> tuple[AlertRecord, bool]:
         """Refresh an open alert's words; the flag says whether its severity rose."""
-        with self._session(write=True) as session:
+        with self._session(write=True, fence=fence) as session:
             return alerting.update_alert(
                 session,
                 alert_id,
@@ -572,8 +603,10 @@ class Registry:
                 now=datetime.now(UTC),
             )
 
-    def clear_alert(self, alert_id: int, *, summary: str, at: datetime) -> AlertRecord:
-        with self._session(write=True) as session:
+    def clear_alert(
+        self, alert_id: int, *, summary: str, at: datetime, fence: LeaseRecord | None = None
+    ) -> AlertRecord:
+        with self._session(write=True, fence=fence) as session:
             return alerting.clear_alert(
                 session, alert_id, summary=summary, at=at, now=datetime.now(UTC)
             )
@@ -703,15 +736,38 @@ class Registry:
             model = session.get(SubscriptionModel, subscription_id)
             return alerting.subscription_record(model) if model is not None else None
 
+    # -- leases ----------------------------------------------------------------------------
+
+    def claim_lease(self, name: str, holder: str, ttl_s: float) -> LeaseRecord | None:
+        """Take or renew the lease `name` for `holder` for `ttl_s` seconds of the database's
+        clock; None while another process holds it (see `leases.py`)."""
+        if not name or not holder or ttl_s <= 0:
+            raise ValueError("a lease needs a name, a holder and a positive time to live")
+        with self._session(write=True) as session:
+            return leases.claim_lease(session, name, holder, round(ttl_s * 1000))
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """End `holder`'s lease now, so a standby can take it without waiting it out."""
+        with self._session(write=True) as session:
+            return leases.release_lease(session, name, holder)
+
+    def lease(self, name: str) -> LeaseRecord | None:
+        """Who holds `name` and until when (expired leases too), or None if never taken."""
+        with self._session(write=False) as session:
+            return leases.lease(session, name)
+
     # -- plumbing --------------------------------------------------------------------------
 
     @contextmanager
-    def _session(self, *, write: bool) -> Iterator[Session]:
-        """One transaction; on SQLite a writing one takes the write lock up front."""
+    def _session(self, *, write: bool, fence: LeaseRecord | None = None) -> Iterator[Session]:
+        """One transaction; on SQLite a writing one takes the write lock up front. With a
+        `fence`, the transaction goes ahead only while that lease holds (`LeaseLost`)."""
         with self._database_errors("writing" if write else "reading"):
             self._require_current_schema()
             with Session(self._engine, expire_on_commit=False) as session, session.begin():
                 session.connection(execution_options={WRITE_OPTION: write})
+                if fence is not None:
+                    leases.check_fence(session, fence)
                 yield session
 
     @contextmanager

@@ -89,10 +89,10 @@ def test_an_alert_the_registry_could_not_take_is_raised_when_it_returns(
     real_raise = registry.raise_alert
     down = True
 
-    def flaky(alert: object) -> object:
+    def flaky(alert: object, **options: object) -> object:
         if down:
             raise RegistryUnavailable("database is locked")
-        return real_raise(alert)  # type: ignore[arg-type]
+        return real_raise(alert, **options)  # type: ignore[arg-type]
 
     registry.raise_alert = flaky  # type: ignore[method-assign,assignment]
     assert book.apply(condition()) is None

@@ -71,7 +71,7 @@ def ingest(tmp_path: Path) -> Iterator[Ingest]:
     assert import_devices_file(settings, tmp_path / "devices.csv", dry_run=False, echo=print) == 0
     services = make_services(tmp_path)
     bridge = build_bridge(settings, services.store, services.registry)
-    services.webhooks = webhook_ingest(settings, bridge, handoff_timeout_s=1.0)
+    services.webhooks = webhook_ingest(settings, bridge, handoff_timeout_s=5.0)
     try:
         yield Ingest(TestClient(create_app(services)), services, bridge)
     finally:

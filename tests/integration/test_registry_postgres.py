@@ -23,6 +23,7 @@ from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared 
 from tests.unit.registry.registry_behaviour import device, run_together, with_routes
 from tests.unit.registry.registry_edits_behaviour import *  # noqa: F403
 from tests.unit.registry.registry_edits_behaviour import CATALOGUE, draft
+from tests.unit.registry.registry_lease_behaviour import *  # noqa: F403
 
 pytestmark = pytest.mark.integration
 

@@ -86,7 +86,14 @@ def test_a_bad_setting_stops_the_command_with_its_name(tmp_path: Path) -> None:
 
 def test_the_demo_shows_readings_flowing_and_stops_cleanly(tmp_path: Path) -> None:
     result = wherry(
-        "demo", "--data-dir", str(tmp_path / "demo"), "--duration", "8", env={}, timeout=90
+        "demo",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        "--duration",
+        "8",
+        "--no-web",
+        env={},
+        timeout=90,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "registered or updated 10 device(s)" in result.stdout

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gateway_bridge.directory import DeviceDirectory
 from gateway_bridge.uplink import Uplink
-from storage.registry import DeviceRecord
+from storage.registry import DeviceRecord, Registry
+from tests.unit.registry.registry_edits_behaviour import CATALOGUE, draft
 from tests.unit.test_points import device
 
 
@@ -65,3 +68,23 @@ def test_a_device_registered_later_is_found_after_the_miss_interval() -> None:
 def test_retired_devices_are_not_found() -> None:
     directory = DeviceDirectory(lambda: [device(device_id="old", status="retired")])
     assert directory.find(uplink("old")) is None
+
+
+def test_a_device_registered_through_the_registry_is_found_by_the_next_uplink(
+    tmp_path: Path,
+) -> None:
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.migrate()
+    clock = Clock()
+    directory = DeviceDirectory(registry.devices, clock=clock)
+    registry.on_devices_changed(directory.expire)
+    try:
+        assert directory.find(uplink("road-01")) is None  # a sighting: the miss reloaded now
+        registry.create_device(draft(route_id=None), actor="ana", catalogue=CATALOGUE)
+        found = directory.find(uplink("road-01"))  # no time has passed on the directory's clock
+        assert found is not None and found.device_id == "road-01"
+
+        registry.retire_device("road-01", actor="ana")
+        assert directory.find(uplink("road-01")) is None
+    finally:
+        registry.close()

@@ -245,7 +245,7 @@ def test_upgrading_a_0002_database_keeps_its_rows_and_adds_the_alert_tables(
 
     old.migrate()
 
-    assert old.current_revision() == Registry.head_revision() == "0003"
+    assert old.current_revision() == Registry.head_revision()
     town = old.route("town-centre")
     assert town is not None and town.policy == {"horizon_min": 120}
     assert old.open_alerts() == [] and old.treatments() == [] and old.subscriptions() == []

@@ -18,6 +18,7 @@ from tests.unit.registry.registry_alerting_behaviour import *  # noqa: F403
 from tests.unit.registry.registry_behaviour import *  # noqa: F403  (the shared behaviour tests)
 from tests.unit.registry.registry_behaviour import run_together
 from tests.unit.registry.registry_edits_behaviour import *  # noqa: F403
+from tests.unit.registry.registry_lease_behaviour import *  # noqa: F403
 
 
 @pytest.fixture(params=["sqlite"])
