@@ -13,7 +13,8 @@ ACTOR = "cli"
 
 
 def _registry(settings: Settings) -> Registry:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """The registry, migrated; nothing is created in data_dir unless the registry lives there
+    (the registry makes an SQLite file's folder itself)."""
     registry = Registry(settings.effective_registry_url)
     registry.migrate()
     return registry
