@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from alerts.model import AlertEvent
 from alerts.notify.broadcast import Broadcaster
+from alerts.rules.health import HealthSettings
 from api.key_cache import KeyCache
 from gateway_bridge.counters import Counters
 from gateway_bridge.sources.webhook import WebhookIngest
@@ -50,6 +51,9 @@ class Services:
     """Passes alert events made through the API (acknowledgements) to the notifiers."""
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     """Signs the pages' session cookies; replicas behind one address must share it."""
+    health: HealthSettings = field(default_factory=HealthSettings)
+    """The device-health rules' limits, so the devices pages call a battery low or a link
+    weak where the alerts do."""
     keys: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:

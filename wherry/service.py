@@ -18,7 +18,7 @@ from gateway_bridge.spool import SpoolAlarm
 from storage import open_store, redact_url
 from storage.errors import StoreError
 from storage.registry import Registry, RegistryError
-from wherry.alerting import Alerting, build_alerting, spool_condition
+from wherry.alerting import Alerting, build_alerting, rules_config, spool_condition
 from wherry.api_server import ApiServer
 from wherry.bridge import Bridge, build_bridge
 from wherry.ingest import start_backfill, webhook_ingest
@@ -69,6 +69,7 @@ def api_services(settings: Settings, bridge: Bridge, alerting: Alerting | None) 
         broadcaster=alerting.broadcaster if alerting else None,
         announce=alerting.announce if alerting else None,
         session_secret=session_secret(settings),
+        health=rules_config(settings).health,
     )
 
 

@@ -21,12 +21,9 @@ from api.auth import Caller
 from api.deps import ServicesDep
 from api.pages.readings_view import (
     LINK_UNITS,
-    LOW_BATTERY_PERCENT,
-    LOW_BATTERY_V,
     RANGES,
-    WEAK_RSSI_DBM,
-    WEAK_SNR_DB,
     Health,
+    Thresholds,
     When,
     health_of,
     latest_values,
@@ -121,7 +118,8 @@ def device_list(
         status=status if status and "status" not in problems else None,
     )
     now = services.clock()
-    rows = health_of(devices, services.store, now)
+    limits = Thresholds.of(services.health)
+    rows = health_of(devices, services.store, now, limits)
     if silent_minutes is not None:
         rows = [
             row
@@ -149,8 +147,8 @@ def device_list(
             "can_edit": can_edit(caller),
             "sightings": len(registry.sightings()) if can_edit(caller) else 0,
             "silent_after": silent_after,
-            "low_battery": f"{LOW_BATTERY_V:g} V or {LOW_BATTERY_PERCENT:g} %",
-            "weak_link": f"RSSI below {WEAK_RSSI_DBM:g} dBm or SNR below {WEAK_SNR_DB:g} dB",
+            "low_battery": limits.battery_words,
+            "weak_link": limits.link_words,
             "show": shown_value,
         },
         status_code=422 if problems else 200,
@@ -279,7 +277,8 @@ def device_page(
         )
         for quantity in main_quantities(values)
     ]
-    link = link_summary(store, device_id, now)
+    limits = Thresholds.of(services.health)
+    link = link_summary(store, device_id, now, limits)
     link_charts = (
         [
             link_chart(store, device_id, "rssi", now=now, span=span, label="RSSI"),
@@ -288,7 +287,7 @@ def device_page(
         if link.uplinks or span != "24h"
         else []
     )
-    health = health_of([device], store, now)[0]
+    health = health_of([device], store, now, limits)[0]
     try:
         decoder = get_decoder(device.decoder)
         decoder_name: str | None = f"{decoder.vendor} {decoder.model}"
@@ -309,7 +308,7 @@ def device_page(
             "link_charts": link_charts,
             "link_units": LINK_UNITS,
             "uplinks": [(u, when(u.time_ns, now)) for u in link.uplinks[:10]],
-            "weak_link": f"RSSI below {WEAK_RSSI_DBM:g} dBm or SNR below {WEAK_SNR_DB:g} dB",
+            "weak_link": limits.link_words,
             "health": health,
             "problems": health.problems(DEFAULT_SILENT_MINUTES),
             "heard": when(health.last_heard_ns, now),

@@ -29,12 +29,51 @@ SECOND_NS = 1_000_000_000
 MINUTE_NS = 60 * SECOND_NS
 HOUR_NS = 60 * MINUTE_NS
 
-_HEALTH = HealthSettings()
-"""The device-health rules' default thresholds, so the pages and the alerts agree."""
-LOW_BATTERY_V = _HEALTH.battery_low_voltage or 0.0
-LOW_BATTERY_PERCENT = _HEALTH.battery_low_level or 0.0
-WEAK_RSSI_DBM = _HEALTH.link_rssi_below_dbm
-WEAK_SNR_DB = _HEALTH.link_snr_below_db
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When a page calls a battery low or a link weak: the device-health rules' own
+    settings (`[health]` in the rules file), so the pages and the alerts agree."""
+
+    battery_v: float | None
+    battery_percent: float | None
+    rssi_dbm: float
+    snr_db: float
+
+    @classmethod
+    def of(cls, health: HealthSettings) -> Thresholds:
+        return cls(
+            health.battery_low_voltage,
+            health.battery_low_level,
+            health.link_rssi_below_dbm,
+            health.link_snr_below_db,
+        )
+
+    def battery_low(self, volts: float | None, percent: float | None) -> bool:
+        if volts is not None:
+            return self.battery_v is not None and volts < self.battery_v
+        return (
+            percent is not None
+            and self.battery_percent is not None
+            and (percent < self.battery_percent)
+        )
+
+    def link_weak(self, rssi: float | None, snr: float | None) -> bool:
+        return (rssi is not None and rssi < self.rssi_dbm) or (
+            snr is not None and snr < self.snr_db
+        )
+
+    @property
+    def battery_words(self) -> str:
+        limits = [f"{self.battery_v:g} V" if self.battery_v is not None else None]
+        limits.append(f"{self.battery_percent:g} %" if self.battery_percent is not None else None)
+        said = [limit for limit in limits if limit is not None]
+        return " or ".join(said) if said else "nothing (no battery limit is set)"
+
+    @property
+    def link_words(self) -> str:
+        return f"RSSI below {self.rssi_dbm:g} dBm or SNR below {self.snr_db:g} dB"
+
 
 BATTERY_QUANTITIES = ("battery_voltage", "battery_level")
 LINK_UNITS = {"rssi": "dBm", "snr": "dB"}
@@ -141,7 +180,9 @@ class Health:
         return said
 
 
-def health_of(devices: Sequence[DeviceRecord], store: ReadingStore, now: datetime) -> list[Health]:
+def health_of(
+    devices: Sequence[DeviceRecord], store: ReadingStore, now: datetime, limits: Thresholds
+) -> list[Health]:
     """Every device's health from two store queries (newest uplink, newest reading); for
     one device, queries of that device's series only."""
     tags = {"device_id": devices[0].device_id} if len(devices) == 1 else None
@@ -149,13 +190,19 @@ def health_of(devices: Sequence[DeviceRecord], store: ReadingStore, now: datetim
     readings = store.latest(READING, tags=tags)
     now_ns = to_ns(now)
     return [
-        _health(device, uplinks.get(device.device_id), readings.get(device.device_id), now_ns)
+        _health(
+            device, uplinks.get(device.device_id), readings.get(device.device_id), now_ns, limits
+        )
         for device in devices
     ]
 
 
 def _health(
-    device: DeviceRecord, uplink: Point | None, reading: Point | None, now_ns: int
+    device: DeviceRecord,
+    uplink: Point | None,
+    reading: Point | None,
+    now_ns: int,
+    limits: Thresholds,
 ) -> Health:
     heard = [point.time_ns for point in (uplink, reading) if point is not None]
     last = max(heard) if heard else None
@@ -173,12 +220,10 @@ def _health(
         last_heard_ns=last,
         silent_minutes=None if last is None else max(0, (now_ns - last) // MINUTE_NS),
         battery=battery,
-        battery_low=(volts is not None and volts < LOW_BATTERY_V)
-        or (volts is None and percent is not None and percent < LOW_BATTERY_PERCENT),
+        battery_low=limits.battery_low(volts, percent),
         rssi=rssi,
         snr=snr,
-        link_weak=(rssi is not None and rssi < WEAK_RSSI_DBM)
-        or (snr is not None and snr < WEAK_SNR_DB),
+        link_weak=limits.link_weak(rssi, snr),
     )
 
 
@@ -359,15 +404,13 @@ class LinkSummary:
     median_snr: float | None
     gateways_seen: list[str]
     spreading_factors: list[int]
-
-    @property
-    def weak(self) -> bool:
-        return (self.median_rssi is not None and self.median_rssi < WEAK_RSSI_DBM) or (
-            self.median_snr is not None and self.median_snr < WEAK_SNR_DB
-        )
+    weak: bool
+    """The medians are below the health rules' limits."""
 
 
-def link_summary(store: ReadingStore, device_id: str, now: datetime) -> LinkSummary:
+def link_summary(
+    store: ReadingStore, device_id: str, now: datetime, limits: Thresholds
+) -> LinkSummary:
     """Uplinks of the last 24 hours (at most 5,000) and their medians."""
     end_ns = to_ns(now)
     points = store.query(
@@ -380,14 +423,17 @@ def link_summary(store: ReadingStore, device_id: str, now: datetime) -> LinkSumm
     uplinks = [_uplink(point) for point in reversed(points)]
     rssi = [u.rssi for u in uplinks if u.rssi is not None]
     snr = [u.snr for u in uplinks if u.snr is not None]
+    median_rssi = statistics.median(rssi) if rssi else None
+    median_snr = statistics.median(snr) if snr else None
     return LinkSummary(
         uplinks=uplinks,
-        median_rssi=statistics.median(rssi) if rssi else None,
-        median_snr=statistics.median(snr) if snr else None,
+        median_rssi=median_rssi,
+        median_snr=median_snr,
         gateways_seen=sorted({u.gateway for u in uplinks if u.gateway}),
         spreading_factors=sorted(
             {u.spreading_factor for u in uplinks if u.spreading_factor is not None}
         ),
+        weak=limits.link_weak(median_rssi, median_snr),
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from alerts.rules.health import HealthSettings
 from api.roles import Role
 from storage import Point
 from storage.registry import DeviceRow, RouteDraft, Sighting
@@ -118,6 +119,20 @@ def test_the_list_says_in_words_what_is_wrong_with_each_device(fleet: World) -> 
     assert "No problems" in _row(page.text, "rst-bank-road-lower")
     assert "Retired" in _row(page.text, "rst-old")
     assert 'href="/devices/new"' in page.text
+
+
+def test_the_health_rules_limits_decide_what_the_list_calls_low_or_weak(fleet: World) -> None:
+    services = fleet.services
+    default = services.health
+    services.health = HealthSettings(battery_low_voltage=3.7, link_rssi_below_dbm=-80.0)
+    try:  # the rules file's [health] limits, as `wherry run` hands them to the pages
+        page = fleet.browsers[Role.engineer].get("/devices?battery=1")
+        assert device_ids(page.text) == ["rst-bank-road-lower", "rst-weak"]
+        assert "Newest reading below 3.7 V or 20 %." in page.text
+        page = fleet.browsers[Role.engineer].get("/devices?link=1")
+        assert device_ids(page.text) == ["aq-silent", "rst-bank-road-lower", "rst-weak"]
+    finally:
+        services.health = default
 
 
 @pytest.mark.parametrize(
