@@ -328,24 +328,10 @@ class InfluxStore:
             return []
         types = self._types_of(measurement, series)
         merged = heapq.merge(
-            *(self._series_points(measurement, one, types) for one in series),
+            *(series_points(measurement, one, types) for one in series),
             key=lambda point: point.time_ns,
         )
         return list(islice(merged, limit))
-
-    def _series_points(
-        self, measurement: str, series: Mapping[str, Any], types: Mapping[str, frozenset[str]]
-    ) -> Iterator[Point]:
-        tags = {key: value for key, value in (series.get("tags") or {}).items() if value != ""}
-        columns: list[str] = series["columns"]
-        for row in series.get("values") or []:
-            fields = {
-                name: _typed(value, types.get(name))
-                for name, value in zip(columns[1:], row[1:], strict=True)
-                if value is not None
-            }
-            if fields:
-                yield Point(measurement, dict(tags), fields, int(row[0]))
 
     def _types_of(
         self, measurement: str, series: Sequence[Mapping[str, Any]]
@@ -409,7 +395,7 @@ class InfluxStore:
         if not series:
             return []
         types = self._types_of(measurement, series)
-        return [point for one in series for point in self._series_points(measurement, one, types)]
+        return [point for one in series for point in series_points(measurement, one, types)]
 
     def _tag_values(self, measurement: str, key: str, conditions: Sequence[str]) -> set[str]:
         """Values of tag `key` among series matching `conditions` (from the index: cheap)."""
@@ -558,6 +544,23 @@ def _aggregate_cast(function: str, kinds: frozenset[str]) -> Callable[[Any], Agg
     if kinds == {"integer"}:
         return int
     return lambda value: value
+
+
+def series_points(
+    measurement: str, series: Mapping[str, Any], types: Mapping[str, frozenset[str]]
+) -> Iterator[Point]:
+    """The points of one series of a /query answer, each field typed by `types` (its kinds in
+    `SHOW FIELD KEYS`), so a float 2.0 stays a float and an integer 2 an integer."""
+    tags = {key: value for key, value in (series.get("tags") or {}).items() if value != ""}
+    columns: list[str] = series["columns"]
+    for row in series.get("values") or []:
+        fields = {
+            name: _typed(value, types.get(name))
+            for name, value in zip(columns[1:], row[1:], strict=True)
+            if value is not None
+        }
+        if fields:
+            yield Point(measurement, dict(tags), fields, int(row[0]))
 
 
 def _typed(value: Any, kinds: frozenset[str] | None) -> FieldValue:

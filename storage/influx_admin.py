@@ -257,9 +257,14 @@ class InfluxAdmin:
         policy = quote_identifier(rp) if rp else ""
         return f"{quote_identifier(self.database)}.{policy}.{quote_identifier(measurement)}"
 
-    def field_types(self, measurement: str, *, rp: str | None = None) -> Mapping[str, str]:
-        rows = self.rows(f"SHOW FIELD KEYS FROM {self.qualified(measurement, rp)}")
-        return {str(row["fieldKey"]): str(row["fieldType"]) for row in rows}
+    def field_types(
+        self, measurement: str, *, rp: str | None = None
+    ) -> Mapping[str, frozenset[str]]:
+        """Each field's types (more than one when shards disagree), as `series_points` takes."""
+        kinds: dict[str, set[str]] = {}
+        for row in self.rows(f"SHOW FIELD KEYS FROM {self.qualified(measurement, rp)}"):
+            kinds.setdefault(str(row["fieldKey"]), set()).add(str(row["fieldType"]))
+        return {name: frozenset(found) for name, found in kinds.items()}
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from storage.errors import StoreRejected
+from storage.influx import series_points
 from storage.influx_admin import InfluxAdmin
 from storage.line_protocol import encode_point
-from storage.points import FieldValue, Point
 
 RESTORE_BATCH_LINES = 5_000
 Echo = Callable[[str], None]
@@ -44,39 +43,12 @@ def export_policy(admin: InfluxAdmin, rp: str, path: Path, *, echo: Echo) -> int
             statement = f"SELECT * FROM {admin.qualified(measurement, rp)} GROUP BY *"
             count = 0
             for series in admin.stream_series(statement, rp=rp):
-                for point in _points(measurement, series, types):
+                for point in series_points(measurement, series, types):
                     out.write(json.dumps(encode_point(point), ensure_ascii=False) + "\n")
                     count += 1
             echo(f"  {rp}.{measurement}: {count} points")
             total += count
     return total
-
-
-def _points(
-    measurement: str, series: Mapping[str, Any], types: Mapping[str, str]
-) -> Iterator[Point]:
-    tags = {key: value for key, value in (series.get("tags") or {}).items() if value != ""}
-    columns: list[str] = series["columns"]
-    for row in series.get("values") or []:
-        fields = {
-            name: _typed(value, types.get(name))
-            for name, value in zip(columns[1:], row[1:], strict=True)
-            if value is not None
-        }
-        if fields:
-            yield Point(measurement, dict(tags), fields, int(row[0]))
-
-
-def _typed(value: Any, kind: str | None) -> FieldValue:
-    if isinstance(value, bool | str):
-        return value
-    if kind == "float":
-        return float(value)
-    if kind == "integer":
-        return int(value)
-    if isinstance(value, int | float):
-        return value
-    return str(value)
 
 
 def read_lines(path: Path) -> Iterator[str]:

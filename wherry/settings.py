@@ -29,6 +29,19 @@ class SettingsError(ValueError):
     """A setting wherry cannot use; the message names the setting and what is expected."""
 
 
+def _secret_of_at_least(
+    length: int, value: SecretStr | None, *, hex_bytes: int
+) -> SecretStr | None:
+    """An empty secret is none at all; a short one is refused with how to make a good one."""
+    if value is None or value.get_secret_value() == "":
+        return None
+    if len(value.get_secret_value()) < length:
+        raise ValueError(
+            f"use at least {length} characters (e.g. from `openssl rand -hex {hex_bytes}`)"
+        )
+    return value
+
+
 class Settings(BaseSettings):
     """Everything `wherry run` needs to know; nothing else reads the environment."""
 
@@ -347,20 +360,12 @@ class Settings(BaseSettings):
     @field_validator("webhook_secret")
     @classmethod
     def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or value.get_secret_value() == "":
-            return None
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("use at least 16 characters (e.g. from `openssl rand -hex 24`)")
-        return value
+        return _secret_of_at_least(16, value, hex_bytes=24)
 
     @field_validator("session_secret")
     @classmethod
     def _check_session_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or value.get_secret_value() == "":
-            return None
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("use at least 32 characters (e.g. from `openssl rand -hex 32`)")
-        return value
+        return _secret_of_at_least(32, value, hex_bytes=32)
 
     @model_validator(mode="after")
     def _backfill_complete(self) -> Settings:

@@ -26,19 +26,15 @@ from api.pages.readings_view import (
     Thresholds,
     When,
     health_of,
-    latest_values,
     link_chart,
     link_summary,
-    main_quantities,
-    quantity_label,
-    reading_chart,
+    newest,
     shown_value,
     to_ns,
     when,
 )
 from api.pages.session import require
 from api.pages.templating import render
-from api.readings_pages import READING
 from api.roles import ANY_KEY, ENGINEERS
 from decoders import QUANTITIES, UnknownDecoder, get_decoder
 from decoders.fieldmap import merged
@@ -264,19 +260,8 @@ def device_page(
     span = range if range in RANGES else "24h"
     now = services.clock()
     store = services.store
-    point = store.latest(READING, tags={"device_id": device_id}).get(device_id)
-    values = latest_values(point)
-    charts = [
-        reading_chart(
-            store,
-            device_id,
-            quantity,
-            now=now,
-            span=span,
-            label=quantity_label(quantity),
-        )
-        for quantity in main_quantities(values)
-    ]
+    shown = newest(store, device_id, now=now, span=span)
+    point, values, charts = shown.point, shown.values, shown.charts
     limits = Thresholds.of(services.health)
     link = link_summary(store, device_id, now, limits)
     link_charts = (

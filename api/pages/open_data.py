@@ -26,6 +26,7 @@ from api.pages.readings_view import (
     When,
     latest_values,
     main_quantities,
+    newest,
     quantity_label,
     reading_chart,
     shown_value,
@@ -124,12 +125,8 @@ def open_sensor(
         )
     span = range if range in RANGES else "24h"
     now = services.clock()
-    point = services.store.latest(READING, tags={"device_id": device_id}).get(device_id)
-    values = latest_values(point)
-    charts = [
-        reading_chart(services.store, device_id, q, now=now, span=span, label=quantity_label(q))
-        for q in main_quantities(values)
-    ]
+    shown = newest(services.store, device_id, now=now, span=span)
+    point, values, charts = shown.point, shown.values, shown.charts
     quantity = charts[0].quantity if charts else None
     return render(
         request,

@@ -326,6 +326,26 @@ def reading_chart(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Newest:
+    """A device's newest reading, its values with units, and a chart per main quantity."""
+
+    point: Point | None
+    values: list[Value]
+    charts: list[Chart]
+
+
+def newest(store: ReadingStore, device_id: str, *, now: datetime, span: str) -> Newest:
+    """What a device page and an open-data sensor page both show first."""
+    point = store.latest(READING, tags={"device_id": device_id}).get(device_id)
+    values = latest_values(point)
+    charts = [
+        reading_chart(store, device_id, q, now=now, span=span, label=quantity_label(q))
+        for q in main_quantities(values)
+    ]
+    return Newest(point, values, charts)
+
+
 def link_chart(
     store: ReadingStore, device_id: str, field: str, *, now: datetime, span: str, label: str
 ) -> Chart:
