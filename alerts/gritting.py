@@ -121,6 +121,23 @@ class GrittingEngine:
     def observe(self, observation: Observation) -> list[RouteDecision]:
         """Apply one uplink's readings; returns the routes whose state, recommendation or
         set of silent sensors changed."""
+        return self._evaluate_routes(self._record(observation))
+
+    def observe_many(self, observations: Iterable[Observation]) -> list[RouteDecision]:
+        """Apply several uplinks' readings, then judge each route they touched once, at the
+        newest data time: how a backlog is caught up (`AlertEngine`).
+
+        Every reading is kept (trends, plausibility, freshness see them all); only the
+        judgement in between is skipped, so the work follows the number of routes, not
+        of readings. The result is the routes whose verdict changed since their last one.
+        """
+        touched: set[str] = set()
+        for observation in observations:
+            touched |= self._record(observation)
+        return self._evaluate_routes(touched)
+
+    def _record(self, observation: Observation) -> set[str]:
+        """Take one uplink's readings into the trackers; the routes they touch."""
         time_ns = observation.time_ns
         self._move_clock(time_ns)
         values = observation.values
@@ -156,7 +173,9 @@ class GrittingEngine:
                 else:
                     continue
                 touched.add(route_id)
+        return touched
 
+    def _evaluate_routes(self, touched: set[str]) -> list[RouteDecision]:
         changed: list[RouteDecision] = []
         for route_id in sorted(touched):
             decision = self._evaluate(self._routes[route_id])

@@ -1,4 +1,8 @@
-"""FastAPI dependencies that hand routers the shared services."""
+"""FastAPI dependencies that hand routers the shared services.
+
+They are `async` only so FastAPI runs them without a thread hop: they do no I/O, and each
+hop costs a request ~0.1 ms of CPU and a wait for a free worker thread.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from storage import ReadingStore
 from storage.registry import Registry
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -19,11 +23,11 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_registry(services: ServicesDep) -> Registry:
+async def get_registry(services: ServicesDep) -> Registry:
     return services.registry
 
 
-def get_store(services: ServicesDep) -> ReadingStore:
+async def get_store(services: ServicesDep) -> ReadingStore:
     return services.store
 
 

@@ -34,6 +34,14 @@ class KeyCache:
         self._entries: OrderedDict[str, tuple[float, ApiKeyRecord | None]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def cached(self, key_id: str) -> tuple[bool, ApiKeyRecord | None]:
+        """(True, what `get` would answer) when that needs no registry query, else (False, None)."""
+        with self._lock:
+            cached = self._entries.get(key_id)
+            if cached is not None and self._clock() - cached[0] < self._ttl_s:
+                return True, cached[1]
+        return False, None
+
     def get(self, key_id: str) -> ApiKeyRecord | None:
         now = self._clock()
         with self._lock:

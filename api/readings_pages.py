@@ -283,18 +283,19 @@ def _aggregate_rows(store: ReadingStore, device_id: str, params: ReadingsParams)
             for name in store.field_names(READING, tags=tags, start_ns=start, end_ns=params.end_ns)
             if name in QUANTITIES
         ]
+    aggregates = store.aggregate_fields(
+        READING,
+        quantities,
+        function=function,
+        window_ns=window_ns,
+        start_ns=start,
+        end_ns=params.end_ns,
+        tags=tags,
+    )
     rows = [
         Row(window, quantity, value)
-        for quantity in quantities
-        for window, value in store.aggregate(
-            READING,
-            quantity,
-            function=function,
-            window_ns=window_ns,
-            start_ns=start,
-            end_ns=params.end_ns,
-            tags=tags,
-        )
+        for quantity, windows in aggregates.items()
+        for window, value in windows
     ]
     rows.sort(key=lambda row: (row.time_ns, row.quantity))
     return rows

@@ -21,7 +21,13 @@ What it does, all on this machine:
    - "one device, one day, 15-minute means": GET /api/v1/devices/{id}/readings with
      window=15m for a random device and yesterday (UTC), with a reader key;
    - the same run's baselines: GET /healthz through the same server (what any request
-     costs), and the raw InfluxDB /query for the same data (the store's own share).
+     costs), and the raw InfluxDB /query for the same data (the store's own share);
+   - the same run's "before": the means through an API whose store sends its queries
+     through httpx, as it did before storage/influx_queries.py (back to back only).
+
+   Each scenario also records the CPU time the API process, influxd and the load generator
+   used per request (from /proc), a figure other jobs on the machine disturb far less than
+   latency, and the run records the load average before and after.
 
 Prints a table and writes bench/results/api_readings.json. Nothing is left behind.
 """
@@ -187,6 +193,9 @@ def app_from_environment() -> Any:
     ttl = os.environ.get("WHERRY_BENCH_CACHE_TTL")
     if ttl:
         app.state.readings_cache = ReadingsCache(registry, ttl=float(ttl))
+    if os.environ.get("WHERRY_BENCH_HTTPX_QUERIES") and isinstance(services.store, InfluxStore):
+        # The same-run comparison: queries through httpx, as before storage/influx_queries.py.
+        services.store._queries = None
     if os.environ.get("WHERRY_BENCH_FREEZE_GC"):
         # Everything built so far lives as long as the process: keep it out of the
         # collector's full passes (100 ms each on this machine, a stall for every request).
@@ -207,6 +216,7 @@ class ApiProcess:
         cache_ttl: float | None = None,
         workers: int = 1,
         freeze_gc: bool = False,
+        httpx_queries: bool = False,
     ) -> None:
         from tests.servers import free_port, wait_for_port
 
@@ -223,6 +233,7 @@ class ApiProcess:
             "WHERRY_BENCH_STORE_URL": store_url,
             "WHERRY_BENCH_CACHE_TTL": "" if cache_ttl is None else str(cache_ttl),
             "WHERRY_BENCH_FREEZE_GC": "1" if freeze_gc else "",
+            "WHERRY_BENCH_HTTPX_QUERIES": "1" if httpx_queries else "",
         }
         self._log = (directory / f"api-{self.port}.log").open("wb")
         self.process = subprocess.Popen(
@@ -303,7 +314,9 @@ class Scenario:
     request: Callable[[random.Random], bytes]
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    error_statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process, measured part
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -317,28 +330,73 @@ class Scenario:
             "label": self.label,
             "requests": len(ordered),
             "errors": self.errors,
+            "error_statuses": self.error_statuses,
             "per_second": round(len(ordered) / self.seconds, 1),
             "p50_ms": pick(0.50),
             "p90_ms": pick(0.90),
             "p99_ms": pick(0.99),
             "max_ms": round(ordered[-1] * 1000, 1),
             "mean_ms": round(statistics.fmean(ordered) * 1000, 1),
+            "cpu_ms_per_request": {
+                name: round(seconds * 1000 / len(ordered), 2)
+                for name, seconds in self.cpu_seconds.items()
+            },
         }
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU time used so far by process `pid` and, with `children`, by its
+    children (uvicorn's workers), from /proc; 0 where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        kids = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return own + (sum(cpu_seconds(kid) for kid in kids) if children else 0.0)
+
+
 async def run_scenario(
-    scenario: Scenario, clients: int, seconds: float, warmup: float, rate: float | None = None
+    scenario: Scenario,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    rate: float | None = None,
+    processes: dict[str, int] | None = None,
 ) -> None:
     """`clients` connections, each sending requests back to back, or `rate` per second.
 
     Paced clients keep a fixed timetable (a random phase each, then every 1/rate s) and a
     request's latency counts from when it was due, not when it could be sent: a server
     falling behind shows as latency, not as fewer requests (no coordinated omission).
+    The CPU time each of `processes` (name → pid) uses while measuring is kept too.
     """
     connections = [await Connection.open(*scenario.address) for _ in range(clients)]
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + seconds
+    # The load generator is this process alone: influxd and the APIs are its children.
+    watched = {"load generator": os.getpid(), **(processes or {})}
+
+    def cpu_now() -> dict[str, float]:
+        return {
+            name: cpu_seconds(pid, children=name != "load generator")
+            for name, pid in watched.items()
+        }
+
+    cpu_from: dict[str, float] = {}
+
+    async def note_cpu_at_start() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu_from.update(cpu_now())
 
     async def one_client(connection: Connection, seed: int) -> None:
         chooser = random.Random(seed)
@@ -358,16 +416,22 @@ async def run_scenario(
             if due >= measure_from:
                 if status != 200:
                     scenario.errors += 1
+                    statuses = scenario.error_statuses
+                    statuses[status] = statuses.get(status, 0) + 1
                 else:
                     scenario.latencies.append(done - due)
             due += interval
 
     try:
-        await asyncio.gather(*(one_client(c, seed) for seed, c in enumerate(connections)))
+        await asyncio.gather(
+            note_cpu_at_start(), *(one_client(c, seed) for seed, c in enumerate(connections))
+        )
     finally:
         for connection in connections:
             connection.close()
     scenario.seconds = seconds
+    cpu_to = cpu_now()
+    scenario.cpu_seconds = {name: cpu_to[name] - cpu_from[name] for name in cpu_from}
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -499,9 +563,24 @@ def main(argv: list[str] | None = None) -> int:
         shipped = ApiProcess(
             directory, registry_url, store_url, workers=args.workers, freeze_gc=args.freeze_gc
         )
+        apis.append(shipped)
         uncached = ApiProcess(directory, registry_url, store_url, cache_ttl=0.0)
-        apis += [shipped, uncached]
-        report = measure(args, prepared, influxd.port, shipped, uncached)
+        apis.append(uncached)
+        before = ApiProcess(
+            directory,
+            registry_url,
+            store_url,
+            workers=args.workers,
+            freeze_gc=args.freeze_gc,
+            httpx_queries=True,
+        )
+        apis.append(before)
+        assert influxd.process is not None
+        report = measure(
+            args,
+            prepared,
+            Servers(influxd.port, influxd.process.pid, shipped, uncached, before),
+        )
         report["command"] = " ".join(
             [
                 ".venv/bin/python bench/api_readings.py",
@@ -520,9 +599,20 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def measure(
-    args: Any, prepared: Prepared, influx_port: int, shipped: ApiProcess, uncached: ApiProcess
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Servers:
+    """What the scenarios run against: InfluxDB and the API processes."""
+
+    influx_port: int
+    influx_pid: int
+    shipped: ApiProcess
+    uncached: ApiProcess  # the list cache off
+    httpx_queries: ApiProcess  # queries through httpx, as before storage/influx_queries.py
+
+
+def measure(args: Any, prepared: Prepared, against: Servers) -> dict[str, Any]:
+    influx_port, shipped, uncached = against.influx_port, against.shipped, against.uncached
+    load_before = os.getloadavg()
     sensors = fleet(args.devices)
     influx_base = f"http://127.0.0.1:{influx_port}"
     midnight = prepared.end_ns - prepared.end_ns % DAY
@@ -532,25 +622,36 @@ def measure(
     ids = [sensor.device_id for sensor in sensors]
     latest_statement = 'SELECT * FROM "reading" GROUP BY * ORDER BY time DESC LIMIT 1'
 
-    def device_means(chooser: random.Random) -> bytes:
-        return wire(
-            httpx.Request(
-                "GET",
-                f"{shipped.url}/api/v1/devices/{chooser.choice(ids)}/readings",
-                params={"quantity": "air_temperature", "window": "15m", **yesterday},
-                headers=key_header,
+    # Every request is built once, before timing: building one with httpx takes ~0.1 ms of
+    # the CPU the servers share with the load generator.
+    def means_from(api: ApiProcess) -> Callable[[random.Random], bytes]:
+        built = {
+            device_id: wire(
+                httpx.Request(
+                    "GET",
+                    f"{api.url}/api/v1/devices/{device_id}/readings",
+                    params={"quantity": "air_temperature", "window": "15m", **yesterday},
+                    headers=key_header,
+                )
             )
-        )
+            for device_id in ids
+        }
+        return lambda chooser: built[chooser.choice(ids)]
 
-    def influx_means(chooser: random.Random) -> bytes:
-        return wire(
+    influx_built = {
+        device_id: wire(
             influx_query(
                 influx_base,
                 'SELECT mean("air_temperature"::field) FROM "reading" WHERE '
-                f"\"device_id\"::tag = '{chooser.choice(ids)}' AND time >= {day_start} "
+                f"\"device_id\"::tag = '{device_id}' AND time >= {day_start} "
                 f"AND time < {day_end} GROUP BY time({15 * MINUTE}ns) fill(none)",
             )
         )
+        for device_id in ids
+    }
+
+    def influx_means(chooser: random.Random) -> bytes:
+        return influx_built[chooser.choice(ids)]
 
     # What each answer holds, checked once before timing anything.
     public = sum(1 for sensor in sensors if sensor.public)
@@ -582,23 +683,32 @@ def measure(
         ("open_latest", "latest for all public devices", api, lambda _: open_latest),
         ("influx_means", "InfluxDB alone: one device, one day, 15-min means", influx,
          influx_means),
-        ("device_means", "one device, one day, 15-minute means", api, device_means),
+        ("device_means", "one device, one day, 15-minute means", api, means_from(shipped)),
     ]  # fmt: skip
     runs: list[tuple[int, float | None, Scenario]] = []
     for suffix, pace in (("", None), ("_paced", rate)):
         for name, label, address, request in plan:
             runs.append((clients, pace, Scenario(name + suffix, label, address, request)))
+        if not pace:  # right after the shipped path, so both see the machine alike
+            before = against.httpx_queries
+            runs.append((clients, None, Scenario(
+                "device_means_httpx", "the same means, queries through httpx (before)",
+                ("127.0.0.1", before.port), means_from(before))))  # fmt: skip
     runs += [
         (1, None, Scenario("influx_latest", "InfluxDB alone: newest point of every series",
                            influx, lambda _: raw_latest)),
         (1, None, Scenario("open_latest_uncached", "latest for all public devices, cache off",
                            ("127.0.0.1", uncached.port), lambda _: open_uncached)),
     ]  # fmt: skip
+    api_pids = {api.port: api.process.pid for api in (shipped, uncached, against.httpx_queries)}
     results: dict[str, dict[str, Any]] = {}
     for count, pace, scenario in runs:
         mode = f"{pace:g}/s each" if pace else "back to back"
         print(f"running {scenario.name}: {count} client(s), {mode} …", flush=True)
-        asyncio.run(run_scenario(scenario, count, args.seconds, args.warmup, pace))
+        processes = {"influxd": against.influx_pid}
+        if scenario.address[1] in api_pids:
+            processes["api"] = api_pids[scenario.address[1]]
+        asyncio.run(run_scenario(scenario, count, args.seconds, args.warmup, pace, processes))
         results[scenario.name] = {"clients": count, "mode": mode, **scenario.summary()}
         print(f"  {results[scenario.name]}", flush=True)
 
@@ -640,7 +750,16 @@ def measure(
             "open_latest_uncached_p50_vs_influx_latest_p50": ratio(
                 "open_latest_uncached", "influx_latest", "p50_ms"
             ),
+            **{
+                f"device_means_{figure}_vs_device_means_httpx": ratio(
+                    "device_means", "device_means_httpx", figure
+                )
+                for figure in ("per_second", "p50_ms", "p99_ms")
+            },
         },
+        # 1-, 5- and 15-minute load averages: what else the machine was doing.
+        "load_average_before": [round(load, 2) for load in load_before],
+        "load_average_after": [round(load, 2) for load in os.getloadavg()],
     }
 
 
@@ -648,15 +767,19 @@ def print_table(report: dict[str, Any]) -> None:
     print()
     print(
         f"{'scenario':<50} {'clients':>7} {'mode':>12} {'req/s':>7} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'err':>4}"
+        f"{'p99 ms':>7} {'err':>4}   CPU ms/request: API, influxd, load generator"
     )
     for result in report["results"].values():
+        cpu = result.get("cpu_ms_per_request", {})
         print(
             f"{result['label']:<50} {result['clients']:>7} {result['mode']:>12} "
             f"{result.get('per_second', '-'):>7} {result.get('p50_ms', '-'):>7} "
-            f"{result.get('p99_ms', '-'):>7} {result['errors']:>4}"
+            f"{result.get('p99_ms', '-'):>7} {result['errors']:>4}   "
+            + ", ".join(str(cpu.get(name, "-")) for name in ("api", "influxd", "load generator"))
         )
     print()
+    print(f"load average before {report['load_average_before']}, "
+          f"after {report['load_average_after']}")  # fmt: skip
     for name, met in report["targets_met"].items():
         target = report["targets_p99_ms"][name.removesuffix("_paced")]
         print(f"target {name}: p99 ≤ {target:.0f} ms: {'met' if met else 'MISSED'}")

@@ -43,7 +43,14 @@ class Batcher(Generic[T]):
     `sink(batch)` either returns (taken), raises `Rejected` (these items are bad:
     the batch is split until each bad item is found and handed to `on_rejected`),
     or raises anything else (unavailable: wait with capped backoff and retry the
-    same batch, holding later items back). When `capacity` items wait,
+    same batch, holding later items back).
+
+    A batch is due when it holds `max_items`, when its first item has waited `max_delay`,
+    or when acknowledgements wait and nothing has been submitted for `quiet` seconds. A
+    broker sends only so many unacknowledged messages (its in-flight window: Mosquitto's
+    `max_inflight_messages`, 20 by default), then waits for acknowledgements; waiting
+    for a full batch or for `max_delay` then would hold the whole stream to one window
+    per `max_delay`. When `capacity` items wait,
     `submit` blocks: backpressure reaches the transport instead of memory growing.
 
     With a `spool`, an unavailable sink is retried once after `retry_min_delay`, then
@@ -61,6 +68,7 @@ class Batcher(Generic[T]):
         on_rejected: Callable[[T, Exception], None],
         max_items: int = 5000,
         max_delay: float = 1.0,
+        quiet: float = 0.01,
         capacity: int = 200_000,
         retry_min_delay: float = 0.5,
         retry_max_delay: float = 30.0,
@@ -71,6 +79,8 @@ class Batcher(Generic[T]):
         self._on_rejected = on_rejected
         self._max_items = max_items
         self._max_delay = max_delay
+        self._quiet = quiet
+        self._last_submit = 0.0
         self._capacity = max(capacity, max_items)
         self._retry_min_delay = retry_min_delay
         self._retry_max_delay = retry_max_delay
@@ -99,8 +109,9 @@ class Batcher(Generic[T]):
             ):
                 self._lock.wait(0.5)
             was_empty = not self._pending.items and not self._pending.acks
+            self._last_submit = time.monotonic()
             if was_empty:
-                self._pending.first_at = time.monotonic()
+                self._pending.first_at = self._last_submit
             self._pending.items.extend(items)
             if acknowledge is not None:
                 self._pending.acks.append(acknowledge)
@@ -144,6 +155,8 @@ class Batcher(Generic[T]):
                 now = time.monotonic()
                 if pending.items or pending.acks:
                     due = pending.first_at + self._max_delay
+                    if pending.acks:
+                        due = min(due, self._last_submit + self._quiet)
                     if len(pending.items) >= self._max_items or now >= due or self._closing:
                         batch = _Pending(pending.items[: self._max_items])
                         rest = pending.items[self._max_items :]

@@ -1,8 +1,9 @@
 """Readings in InfluxDB, through the v1-compatible HTTP API only.
 
-Line protocol is POSTed to `/write`, InfluxQL to `/query`. InfluxDB 1.x serves this API,
-so do 2.x (v1 compatibility endpoints, DBRP mappings, token auth) and 3.x: one client for
-all of them, no Flux, no `/api/v2/write`.
+Line protocol is POSTed to `/write` (through httpx), InfluxQL to `/query` (through
+`http.client`, see influx_queries.py: the API's requests are mostly one small query each).
+InfluxDB 1.x serves this API, so do 2.x (v1 compatibility endpoints, DBRP mappings, token
+auth) and 3.x: one client for all of them, no Flux, no `/api/v2/write`.
 
 Errors are mapped by what the caller should do next: connection failures, timeouts,
 429 and 5xx raise `StoreUnavailable` (keep the points, retry later); 400 (bad line
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import heapq
+import json
 import logging
 import ssl
 import threading
@@ -26,6 +28,7 @@ from urllib.parse import urlencode
 import httpx
 
 from storage.errors import StoreRejected, StoreUnavailable
+from storage.influx_queries import QueryTransport, basic_auth, proxied
 from storage.line_protocol import MAX_TIME_NS, MIN_TIME_NS, check_points, encode_point
 from storage.points import FieldValue, Point
 from storage.readings import (
@@ -33,6 +36,7 @@ from storage.readings import (
     AggregateFunction,
     AggregateValue,
     check_aggregate,
+    field_set,
     newest_per_group,
 )
 
@@ -43,7 +47,9 @@ DEFAULT_TIMEOUT = 10.0
 GZIP_LEVEL = 1  # on 5,000 points: 18x smaller, 2x faster than level 5
 RECENT_CONDITION = "time >= now() - 1d"  # where `latest` looks first
 LATEST_FALLBACK_GROUPS = 200  # groups named in one query when looking further back
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# Answers uncompressed: a few kB over a short link, and gzip cost InfluxDB ~20 % of its CPU
+# per query (and the API the inflating).
+_FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "identity"}
 
 
 def quote_identifier(name: str) -> str:
@@ -123,13 +129,24 @@ class InfluxStore:
         if token is not None:
             headers["Authorization"] = f"Token {token}"
         auth = httpx.BasicAuth(username or "", password or "") if username or password else None
+        tls = httpx.create_ssl_context(_tls_verification(verify, ca_file, self.base_url))
         self._client = httpx.Client(
             base_url=self.base_url,
             auth=auth,
             headers=headers,
-            verify=_tls_verification(verify, ca_file, self.base_url),
+            verify=tls,
             timeout=httpx.Timeout(timeout),
         )
+        # Queries go through http.client (influx_queries.py), unless a proxy applies.
+        self._queries: QueryTransport | None = None
+        if not proxied(self.base_url):
+            authorization = basic_auth(username, password)
+            self._queries = QueryTransport(
+                self.base_url,
+                headers={**headers, **({"Authorization": authorization} if authorization else {})},
+                context=tls if self.base_url.startswith("https:") else None,
+                timeout=timeout,
+            )
         try:
             self._prepare()
         except StoreUnavailable as exc:
@@ -251,23 +268,27 @@ class InfluxStore:
     def _run(self, statement: str) -> list[dict[str, Any]]:
         """Run one InfluxQL statement; its series, or StoreRejected with Influx's reason."""
         self._prepare()
-        # The query string is encoded once and the body by hand: httpx's params= and data=
-        # cost a third of its CPU per query, and the API runs many small queries.
-        response = self._request(
-            "POST",
-            self._query_path,
-            params=None,
-            content=urlencode({"q": statement}).encode("utf-8"),
-            headers=_FORM,
-        )
-        self._raise_for_status(response, "run a query")
+        # The query string is encoded once and the body by hand: the API runs many small
+        # queries, and every step of building a request costs CPU on each.
+        content = urlencode({"q": statement}).encode("utf-8")
+        if self._queries is None:
+            response = self._request(
+                "POST", self._query_path, params=None, content=content, headers=_FORM
+            )
+            self._raise_for_status(response, "run a query")
+            body = response.content
+        else:
+            answer = self._queries.post(self._query_path, content, _FORM)
+            if answer.status >= 300:
+                refusal = httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+                self._raise_for_status(refusal, "run a query")
+            body = answer.body
         try:
-            body = response.json()
-            result = body["results"][0]
+            result = json.loads(body)["results"][0]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise StoreUnavailable(
                 f"InfluxDB at {self.base_url} answered a query with something that is not "
-                f"InfluxDB JSON: {response.text[:200]!r}"
+                f"InfluxDB JSON: {body[:200].decode('utf-8', 'replace')!r}"
             ) from exc
         if "error" in result:
             raise StoreRejected(f"InfluxDB at {self.base_url}: {result['error']}")
@@ -419,37 +440,76 @@ class InfluxStore:
         end_ns: int,
         tags: Mapping[str, str] | None = None,
     ) -> list[tuple[int, AggregateValue]]:
+        answer = self.aggregate_fields(
+            measurement,
+            [field],
+            function=function,
+            window_ns=window_ns,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            tags=tags,
+        )
+        return answer.get(field, [])
+
+    def aggregate_fields(
+        self,
+        measurement: str,
+        fields: Collection[str],
+        *,
+        function: AggregateFunction,
+        window_ns: int,
+        start_ns: int,
+        end_ns: int,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, list[tuple[int, AggregateValue]]]:
+        # One statement for every field: `SELECT mean("a"::field) AS "a", mean("b"::field)
+        # AS "b" …`. fill(none) drops only windows where every field is empty, so each
+        # field's empty windows are dropped here: the answer is what one query per field gives.
         check_aggregate(function, window_ns)
         bounds = _clamped(_time_bound(start_ns, "start_ns"), _time_bound(end_ns, "end_ns"))
-        if bounds is None or not _nameable(
-            measurement, field, *(tags or {}).keys(), *(tags or {}).values()
+        wanted = [name for name in field_set(fields) if _nameable(name)]
+        if (
+            bounds is None
+            or not wanted
+            or not _nameable(measurement, *(tags or {}).keys(), *(tags or {}).values())
         ):
-            return []
+            return {}
         start, end = bounds
         if start is None or end is None or start >= end:
-            return []
-        kinds = self._types_of(measurement, [{"columns": ["time", field]}]).get(field)
-        if not kinds:
-            return []
-        if function != "count" and not kinds <= NUMERIC_KINDS:
-            raise StoreRejected(
-                f"cannot take the {function} of field {field!r} of {measurement!r}: it holds "
-                f"{'/'.join(sorted(kinds))} values; only count works on those"
-            )
+            return {}
+        types = self._types_of(measurement, [{"columns": ["time", *wanted]}])
+        known = [(name, types[name]) for name in wanted if types.get(name)]
+        for name, kinds in known:
+            if function != "count" and not kinds <= NUMERIC_KINDS:
+                raise StoreRejected(
+                    f"cannot take the {function} of field {name!r} of {measurement!r}: it "
+                    f"holds {'/'.join(sorted(kinds))} values; only count works on those"
+                )
+        if not known:
+            return {}
+        selected = ", ".join(
+            f"{function}({quote_identifier(name)}::field) AS {quote_identifier(name)}"
+            for name, _ in known
+        )
         statement = (
-            f"SELECT {function}({quote_identifier(field)}::field) "
-            f"FROM {quote_identifier(measurement)}{self._where(tags, start, end)} "
-            f"GROUP BY time({int(window_ns)}ns) fill(none)"
+            f"SELECT {selected} FROM {quote_identifier(measurement)}"
+            f"{self._where(tags, start, end)} GROUP BY time({int(window_ns)}ns) fill(none)"
         )
         series = self._run(statement)
         if not series:
-            return []
-        cast = _aggregate_cast(function, kinds)
-        return [
-            (int(row[0]), cast(row[1]))
-            for row in series[0].get("values") or []
-            if row[1] is not None
-        ]
+            return {}
+        columns: list[str] = series[0]["columns"]
+        rows = series[0].get("values") or []
+        answer: dict[str, list[tuple[int, AggregateValue]]] = {}
+        for name, kinds in known:
+            position = columns.index(name)
+            cast = _aggregate_cast(function, kinds)
+            windows = [
+                (int(row[0]), cast(row[position])) for row in rows if row[position] is not None
+            ]
+            if windows:
+                answer[name] = windows
+        return answer
 
     def field_names(
         self,
@@ -499,6 +559,8 @@ class InfluxStore:
 
     def close(self) -> None:
         self._client.close()
+        if self._queries is not None:
+            self._queries.close()
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

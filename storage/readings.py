@@ -79,6 +79,24 @@ class ReadingStore(Protocol):
         """
         ...
 
+    def aggregate_fields(
+        self,
+        measurement: str,
+        fields: Collection[str],
+        *,
+        function: AggregateFunction,
+        window_ns: int,
+        start_ns: int,
+        end_ns: int,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, list[tuple[int, AggregateValue]]]:
+        """`aggregate` of each of `fields`, by field name, in one query where the store can.
+
+        Fields without a window in range (unknown ones too) are left out. `mean`, `min` or
+        `max` with a string or boolean field among `fields` raises `StoreRejected`.
+        """
+        ...
+
     def field_names(
         self,
         measurement: str,
@@ -114,6 +132,13 @@ def check_aggregate(function: str, window_ns: int) -> None:
         )
     if isinstance(window_ns, bool) or not isinstance(window_ns, int) or window_ns < 1:
         raise ValueError(f"window_ns must be a positive int of nanoseconds, not {window_ns!r}")
+
+
+def field_set(fields: Collection[str]) -> list[str]:
+    """The distinct names in `fields`, sorted; a lone string is refused, not read as letters."""
+    if isinstance(fields, str):
+        raise TypeError("fields must be a collection of field names, not one string")
+    return sorted(set(fields))
 
 
 def newest_per_group(points: Iterable[Point], group_by: str) -> dict[str, Point]:

@@ -36,6 +36,7 @@ from storage.readings import (
     AggregateFunction,
     AggregateValue,
     check_aggregate,
+    field_set,
     newest_per_group,
 )
 
@@ -368,6 +369,34 @@ class SQLiteStore:
             )
             cast = _aggregate_cast(function, kind)
             return [(int(window), cast(value)) for window, value in cursor]
+
+    def aggregate_fields(
+        self,
+        measurement: str,
+        fields: Collection[str],
+        *,
+        function: AggregateFunction,
+        window_ns: int,
+        start_ns: int,
+        end_ns: int,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, list[tuple[int, AggregateValue]]]:
+        # One query per field: SQLite runs in this process, so a query costs no round trip.
+        check_aggregate(function, window_ns)
+        answer: dict[str, list[tuple[int, AggregateValue]]] = {}
+        for name in field_set(fields):
+            windows = self.aggregate(
+                measurement,
+                name,
+                function=function,
+                window_ns=window_ns,
+                start_ns=start_ns,
+                end_ns=end_ns,
+                tags=tags,
+            )
+            if windows:
+                answer[name] = windows
+        return answer
 
     def field_names(
         self,

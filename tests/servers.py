@@ -90,7 +90,7 @@ def require_binary(name: str, hint: str) -> str:
     return path
 
 
-def mosquitto(directory: Path) -> ServerProcess:
+def mosquitto(directory: Path, *, max_inflight_messages: int = 1000) -> ServerProcess:
     """A Mosquitto that queues bursts instead of dropping them (max_queued_messages 0)."""
     binary = require_binary(
         "mosquitto", "apt-get install mosquitto (the README's test command does)"
@@ -108,7 +108,7 @@ def mosquitto(directory: Path) -> ServerProcess:
                 "persistence true",
                 f"persistence_location {directory}/",
                 "max_queued_messages 0",
-                "max_inflight_messages 1000",
+                f"max_inflight_messages {max_inflight_messages}",
                 "message_size_limit 0",
                 "",
             ]

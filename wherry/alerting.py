@@ -148,6 +148,17 @@ class Alerting:
     def evaluating(self) -> bool:
         return self._engine is not None
 
+    def gauges(self) -> dict[str, float]:
+        """For /metrics: uplinks waiting for evaluation, and those never evaluated because the
+        queue was full (their readings are stored regardless)."""
+        engine = self._engine
+        if engine is None:
+            return {"alert_queue_depth": 0.0, "alert_observations_dropped": 0.0}
+        return {
+            "alert_queue_depth": float(engine.depth),
+            "alert_observations_dropped": float(engine.dropped),
+        }
+
     def submit(self, observation: Observation) -> None:
         """The pipeline's `observe` in inline mode: evaluated here only while holding the lease
         (a standby's uplinks reach the holder through the store, at its next warm-up)."""

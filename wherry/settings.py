@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="Seconds a point may wait for its batch to fill."
     )
     buffer_points: int = Field(
-        default=200_000,
+        default=50_000,
         ge=1000,
         description="Points held in memory while the store is slow; beyond it the bridge "
         "stops reading (the broker holds messages).",

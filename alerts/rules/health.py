@@ -10,7 +10,6 @@ and an engineer's inbox should not flap.
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +87,7 @@ class DeviceHealth:
         self._silent_after_ns = minutes_ns(self.settings.silent_after_min)
         self._devices: dict[str, _Device] = {}
         self._verdicts = VerdictBook()
+        self._now_ns: int | None = None  # the latest `advance`: when silence was last judged
 
     # -- which devices exist -------------------------------------------------------
 
@@ -162,6 +162,7 @@ class DeviceHealth:
         return self._changes(judged)
 
     def advance(self, now_ns: int) -> Sequence[Condition]:
+        self._now_ns = now_ns if self._now_ns is None else max(self._now_ns, now_ns)
         judged: list[Condition | None] = []
         for device in self._devices.values():
             if device.last_heard_ns is None and device.watching_since_ns is None:
@@ -198,7 +199,14 @@ class DeviceHealth:
             device, SILENT, True, reference_ns + self._silent_after_ns, summary, explanation
         )
 
-    def _heard(self, device: _Device, time_ns: int) -> Condition:
+    def _heard(self, device: _Device, time_ns: int) -> Condition | None:
+        if self._verdicts.severity(f"{SILENT}:{device.labels.device_id}") is None:
+            return None  # it was not silent: nothing to clear
+        if self._now_ns is not None and self._now_ns - time_ns > self._silent_after_ns:
+            # An old uplink arriving late (a backfill after an outage): the device is still
+            # silent now. Clearing here would only raise it again at the next tick, and
+            # again after every late uplink until the backfill reaches the present.
+            return None
         summary = f"{device.labels.device_id} heard again at {iso_utc(time_ns)}"
         return self._condition(device, SILENT, False, time_ns, summary, {"heard": iso_utc(time_ns)})
 
@@ -237,7 +245,7 @@ class DeviceHealth:
                 "low_level": limit,
                 "clears_at_level": round(clears_at, 6),
             }
-        if not explanation:
+        if not explanation or self._unchanged(BATTERY, device, bool(reasons)):
             return None
         device_id = device.labels.device_id
         if reasons:
@@ -276,7 +284,7 @@ class DeviceHealth:
             if len(window) < settings.link_uplinks:
                 continue
             judged = True
-            median = statistics.median(window)
+            median = _median(window)
             if median < (limit + hysteresis if was_weak else limit):
                 reasons.append(f"median {name.upper()} {median:g} {unit} (weak below {limit:g})")
             explanation |= {
@@ -284,7 +292,7 @@ class DeviceHealth:
                 f"{name}_below": limit,
                 f"{name}_clears_at": limit + hysteresis,
             }
-        if not judged:
+        if not judged or self._unchanged(LINK, device, bool(reasons)):
             return None
         device_id = device.labels.device_id
         if reasons:
@@ -312,6 +320,21 @@ class DeviceHealth:
             device.labels = labels
         return device
 
+    def _unchanged(self, rule: str, device: _Device, active: bool) -> bool:
+        """Whether the verdict book already holds this verdict: then building the condition
+        (its words, its explanation) for every uplink would only be thrown away."""
+        current = self._verdicts.severity(f"{rule}:{device.labels.device_id}")
+        if not active:
+            return current is None
+        return current == self._severity(rule)
+
+    def _severity(self, rule: str) -> Severity:
+        return {
+            SILENT: self.settings.silent_severity,
+            BATTERY: self.settings.battery_severity,
+            LINK: self.settings.link_severity,
+        }[rule]
+
     def _condition(
         self,
         device: _Device,
@@ -321,17 +344,12 @@ class DeviceHealth:
         summary: str,
         explanation: dict[str, object],
     ) -> Condition:
-        severity = {
-            SILENT: self.settings.silent_severity,
-            BATTERY: self.settings.battery_severity,
-            LINK: self.settings.link_severity,
-        }[rule]
         labels = device.labels
         return Condition(
             key=f"{rule}:{labels.device_id}",
             rule=rule,
             active=active,
-            severity=severity,
+            severity=self._severity(rule),
             at_ns=at_ns,
             summary=summary,
             explanation=explanation,
@@ -349,3 +367,12 @@ class DeviceHealth:
                 if reported is not None:
                     changes.append(reported)
         return changes
+
+
+def _median(values: deque[float]) -> float:
+    """`statistics.median`, without its generality: this runs for every uplink."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2

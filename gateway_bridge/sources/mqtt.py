@@ -44,6 +44,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway_bridge.sources.mqtt_client import BufferedClient
 from gateway_bridge.uplink import RawMessage
 
 log = logging.getLogger(__name__)
@@ -347,7 +348,7 @@ class MqttSource:
     def _create_client(self) -> paho.Client:
         options = self.options
         v5 = options.protocol == "5"
-        client = paho.Client(
+        client = BufferedClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=options.effective_client_id,
             clean_session=None if v5 else not options.effective_persistent,

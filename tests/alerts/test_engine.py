@@ -8,7 +8,8 @@ from another thread come out as route decisions and alert events in order.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,100 @@ def test_warming_up_neither_repeats_an_open_alert_nor_replays_history_as_news(
     thawed.warm_up(thaw, now_ns=T0 + 400 * NS_PER_MINUTE)
 
     assert [e.kind for e in third.events if e.alert.rule == "gritting"] == ["cleared"]
+
+
+def test_a_backlog_is_judged_once_per_route_with_the_same_outcome(registry: Registry) -> None:
+    """Observations queued faster than they are judged are taken together: every reading is
+    kept, each route is judged once per backlog, and the decision is the one-by-one one."""
+    plans = [RoutePlan("R1", GrittingPolicy(), frozenset({"s1", "s2"}))]
+    observations = [
+        rst(device, minute, 3.0 - minute / 30)
+        for minute in range(0, 120, 10)
+        for device in ("s1", "s2")
+    ]
+    one_by_one = GrittingEngine(plans)
+    for observation in observations:
+        one_by_one.observe(observation)
+
+    gritting = GrittingEngine(plans)
+    judged: list[int] = []
+    observe_many = gritting.observe_many
+
+    def counting(batch: Iterable[Observation]) -> list[RouteDecision]:
+        observations = list(batch)
+        judged.append(len(observations))
+        return observe_many(observations)
+
+    gritting.observe_many = counting  # type: ignore[method-assign,assignment]
+    outbox = Recorder()
+    engine = AlertEngine(gritting, [], AlertBook(registry), outbox, clock=lambda: T0)
+    for observation in observations:
+        engine.submit(observation)  # queued before the thread starts: one backlog
+    engine.start()
+    engine.stop()
+
+    assert judged == [len(observations)]
+    assert engine.observed == len(observations) and len(engine.latencies_s) == len(observations)
+    expected = one_by_one.decisions()["R1"]
+    final = outbox.decisions[-1]
+    assert (final.state, final.recommendation) == (expected.state, expected.recommendation)
+    assert final.recommendation == "TREAT"
+
+
+def test_a_burst_waits_for_a_working_engine_instead_of_skipping_evaluations(
+    registry: Registry,
+) -> None:
+    plans = [RoutePlan("R1", GrittingPolicy(), frozenset({"s1"}))]
+    engine = AlertEngine(
+        GrittingEngine(plans), [], AlertBook(registry), Recorder(), capacity=5, clock=lambda: T0
+    )
+    engine.start()
+    try:
+        for minute in range(300):  # far more than the queue holds
+            engine.submit(rst("s1", minute, 5.0))
+    finally:
+        engine.stop()
+    assert (engine.observed, engine.dropped) == (300, 0)
+
+
+class StuckRule:
+    """A rule whose step hangs, as one would on a registry that does not answer."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def observe(self, observation: Observation) -> list[Condition]:
+        self.release.wait(10)
+        return []
+
+    def advance(self, now_ns: int) -> list[Condition]:
+        return []
+
+    def resume(self, open_conditions: Iterable[tuple[str, Severity, int]]) -> None:
+        pass
+
+
+def test_a_stuck_engine_is_not_waited_for(registry: Registry) -> None:
+    rule = StuckRule()
+    engine = AlertEngine(
+        GrittingEngine([]),
+        [rule],
+        AlertBook(registry),
+        Recorder(),
+        capacity=2,
+        stall_s=0.3,
+        clock=lambda: T0,
+    )
+    engine.start()
+    try:
+        engine.submit(rst("s1", 0, 5.0))  # taken, and the engine hangs on it
+        time.sleep(0.5)  # longer than stall_s: the engine is stuck
+        started = time.monotonic()
+        for minute in range(1, 6):
+            engine.submit(rst("s1", minute, 5.0))
+        waited = time.monotonic() - started
+    finally:
+        rule.release.set()
+        engine.stop()
+    assert engine.dropped == 3  # two fit in the queue
+    assert waited < 0.6  # waiting would take 3 × stall_s: 0.9 s

@@ -81,3 +81,19 @@ def test_unknown_key_ids_are_cached_too(services: Services) -> None:
     cache.get("ffffffffffff")
 
     assert asked == ["ffffffffffff", "ffffffffffff"]
+
+
+def test_cached_says_whether_get_would_ask_the_registry(services: Services) -> None:
+    clock = Clock()
+    cache = KeyCache(services.registry, ttl_s=5.0, clock=clock)
+    key_id = split_token(make_key(services, Role.reader))[0]  # type: ignore[index]
+
+    before = cache.cached(key_id)
+    record = cache.get(key_id)
+    fresh, unknown = cache.cached(key_id), (cache.get("ffffffffffff"), cache.cached("ffffffffffff"))
+    clock.now += 5.0
+
+    assert before == (False, None)
+    assert record is not None and fresh == (True, record)
+    assert unknown == (None, (True, None))  # an unknown id is an answer too
+    assert cache.cached(key_id) == (False, None)

@@ -749,6 +749,72 @@ def test_aggregate_refuses_what_it_cannot_compute(store: ReadingStore) -> None:
         run("note", "count", window_ns=0)
 
 
+def test_aggregate_fields_answers_what_one_aggregate_per_field_does(store: ReadingStore) -> None:
+    store.write(
+        [
+            reading(W0 + 1 * MINUTE, road_surface_temperature=1.0, battery_voltage=3.6),
+            reading(W0 + 2 * MINUTE, road_surface_temperature=2.0),
+            reading(W0 + 20 * MINUTE, battery_voltage=3.5, f_cnt=7),
+            reading(W0 + 50 * MINUTE, air_temperature=-1.0, note="probe re-seated"),
+        ]
+    )
+    numeric = ["road_surface_temperature", "battery_voltage", "f_cnt", "air_temperature"]
+
+    def each(
+        fields: list[str], function: AggregateFunction, start: int = W0
+    ) -> dict[str, list[tuple[int, float | int | None]]]:
+        one_by_one = {
+            field: store.aggregate(
+                "reading",
+                field,
+                function=function,
+                window_ns=15 * MINUTE,
+                start_ns=start,
+                end_ns=W0 + HOUR,
+            )
+            for field in fields
+        }
+        return {field: windows for field, windows in one_by_one.items() if windows}
+
+    def together(
+        fields: list[str], function: AggregateFunction, start: int = W0
+    ) -> dict[str, list[tuple[int, float | int | None]]]:
+        return store.aggregate_fields(
+            "reading",
+            fields,
+            function=function,
+            window_ns=15 * MINUTE,
+            start_ns=start,
+            end_ns=W0 + HOUR,
+        )
+
+    for function in AGGREGATE_FUNCTIONS:
+        found = together([*numeric, "no_such_field"], function)
+        expected = each(numeric, function)
+        assert found == expected
+        assert repr(sorted(found.items())) == repr(sorted(expected.items()))  # 7 is not 7.0 here
+    assert together(numeric, "mean") == {
+        "air_temperature": [(W0 + 45 * MINUTE, -1.0)],
+        "battery_voltage": [(W0, 3.6), (W0 + 15 * MINUTE, 3.5)],
+        "f_cnt": [(W0 + 15 * MINUTE, 7.0)],
+        "road_surface_temperature": [(W0, 1.5)],
+    }
+    assert together(numeric, "count", start=W0 + 15 * MINUTE) == {
+        "air_temperature": [(W0 + 45 * MINUTE, 1)],
+        "battery_voltage": [(W0 + 15 * MINUTE, 1)],
+        "f_cnt": [(W0 + 15 * MINUTE, 1)],
+    }
+    assert together([], "mean") == {}
+    assert together(["note", "air_temperature"], "count") == {
+        "air_temperature": [(W0 + 45 * MINUTE, 1)],
+        "note": [(W0 + 45 * MINUTE, 1)],
+    }
+    with pytest.raises(StoreRejected, match="only count"):
+        together(["air_temperature", "note"], "mean")
+    with pytest.raises(TypeError, match="not one string"):
+        together("air_temperature", "mean")  # type: ignore[arg-type]  # a str is a Collection
+
+
 POINT_TIMES = st.integers(min_value=-3 * HOUR, max_value=3 * HOUR)
 
 
@@ -1066,6 +1132,8 @@ def test_influx_store_refuses_an_unverified_certificate_and_says_how_to_fix_it(
 
     with pytest.raises(StoreUnavailable, match="ca_file"):
         store.write([reading(T0, road_surface_temperature=1.0)])
+    with pytest.raises(StoreUnavailable, match="ca_file"):
+        store.query("reading")
     store.close()
 
 

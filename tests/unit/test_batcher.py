@@ -139,3 +139,26 @@ def test_acknowledgement_without_items_still_runs(items: list[int]) -> None:
     batcher.submit(items, acknowledged.set)
     assert acknowledged.wait(5)
     batcher.close()
+
+
+def test_waiting_acknowledgements_are_written_once_the_source_goes_quiet() -> None:
+    """A broker with a full in-flight window sends nothing until it is acknowledged: a batch
+    holding acknowledgements is written once submissions pause, not after `max_delay`."""
+    sink = Sink()
+    acknowledged = threading.Event()
+    batcher = make(sink, max_items=1000, max_delay=30, quiet=0.02)
+    batcher.submit([1, 2], acknowledged.set)
+    assert acknowledged.wait(5), "the batch waited for max_delay (30 s)"
+    assert sink.taken == [1, 2]
+    batcher.close()
+
+
+def test_items_without_acknowledgements_wait_for_their_batch() -> None:
+    """QoS 0 (nothing to acknowledge): a pause is no reason for a small write."""
+    sink = Sink()
+    batcher = make(sink, max_items=1000, max_delay=30, quiet=0.02)
+    batcher.submit([1, 2])
+    time.sleep(0.3)
+    assert sink.taken == []
+    assert batcher.close(timeout=5)
+    assert sink.taken == [1, 2]

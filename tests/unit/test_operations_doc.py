@@ -15,8 +15,10 @@ from api.metrics import Metrics
 from gateway_bridge.counters import Counters
 from storage import SQLiteStore
 from storage.registry import Registry
+from wherry.alerting import build_alerting
 from wherry.bridge import build_bridge
 from wherry.cli import app
+from wherry.service import bridge_gauges
 from wherry.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +64,8 @@ def served_metric_names(tmp_path: Path) -> set[str]:
     store = SQLiteStore(tmp_path / "readings.db")
     bridge = build_bridge(Settings(data_dir=tmp_path), store, registry)
     try:
-        metrics = Metrics(counters, bridge.gauges)
+        alerting = build_alerting(Settings(data_dir=tmp_path), registry, store, counters)
+        metrics = Metrics(counters, bridge_gauges(bridge, alerting))
         metrics.request_seconds.labels("/healthz", "GET", "200").observe(0.01)
         text = metrics.exposition().decode()
     finally:

@@ -263,7 +263,9 @@ def _run(
     bridge.pipeline.observe = alerting.submit
     base = f"http://{HOST}:{settings.api_port}"
     if web:
-        app = create_app(api_services(settings, bridge, alerting), gauges=bridge_gauges(bridge))
+        app = create_app(
+            api_services(settings, bridge, alerting), gauges=bridge_gauges(bridge, alerting)
+        )
         running.api = ApiServer(app, settings.api_host, settings.api_port)
         try:
             running.api.start()

@@ -96,6 +96,20 @@ def test_a_redelivered_old_uplink_does_not_end_a_silence() -> None:
     assert health.observe(road(0)) == []
 
 
+def test_a_backfill_of_old_uplinks_does_not_flap_the_silence() -> None:
+    """After an outage, hours-old uplinks arrive late: the device is still silent now, so
+    each one must not clear the alert only for the next tick to raise it again."""
+    health = DeviceHealth()
+    health.observe(road(0))
+    [silent] = health.advance(at(300))  # five hours without a word
+    assert silent.active
+    for minute in range(10, 200, 10):  # the backfill: 10 min … 3 h 10 min, still > 1 h ago
+        assert health.observe(road(minute)) == []
+        assert health.advance(at(300)) == []
+    [heard] = health.observe(road(250))  # within the hour before now: heard again
+    assert not heard.active
+
+
 # -- battery ---------------------------------------------------------------------------
 
 
