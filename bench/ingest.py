@@ -131,6 +131,7 @@ class Harness:
             database=name,
             application=name.replace("_", "-"),
             workers=workers,
+            alert_evaluation=self.args.alert_evaluation,
         ) as bridge:
             self.sampler.watch("wherry", bridge.pids)
             progress(f"{label}: publishing {feed.count:,} uplinks")
@@ -303,6 +304,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-rate", type=float, default=2000.0)
     parser.add_argument("--latency-seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1, help="> 1: also the shared-sub run")
+    parser.add_argument(
+        "--alert-evaluation",
+        choices=("inline", "store"),
+        default="inline",
+        help="how one `wherry run` evaluates alerts (WHERRY_ALERT_EVALUATION); workers: store",
+    )
     parser.add_argument("--skip-limits", action="store_true")
     parser.add_argument("--skip-node-red", action="store_true")
     parser.add_argument(

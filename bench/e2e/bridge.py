@@ -71,9 +71,11 @@ def wherry_bridge(
     database: str,
     application: str,
     workers: int = 1,
+    alert_evaluation: str = "inline",
 ) -> Iterator[Bridge]:
     """Start the bridge, wait until it is subscribed, yield it; stop it with SIGTERM (as
-    systemd does) and drop its broker sessions."""
+    systemd does) and drop its broker sessions. One process evaluates alerts as
+    `alert_evaluation` says; workers always from the store, as docs/scale-out.md runs them."""
     shared = workers > 1
     directory.mkdir(parents=True, exist_ok=True)
     topic = f"v3/{application}@ttn/devices/+/up"
@@ -90,6 +92,7 @@ def wherry_bridge(
                 "WHERRY_MQTT_TOPICS": f"$share/wherry/{topic}" if shared else topic,
                 "WHERRY_MQTT_QOS": "1",
                 "WHERRY_MQTT_CLIENT_ID": client_id,
+                "WHERRY_ALERT_EVALUATION": alert_evaluation,
             }
             if shared:
                 env |= {"WHERRY_SERVE_API": "false", "WHERRY_ALERT_EVALUATION": "store"}
