@@ -79,6 +79,7 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 
 from alerts.engine import Outbox  # noqa: E402
 from alerts.model import AlertEvent, RouteDecision  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 from gateway_bridge.uplink import RawMessage  # noqa: E402
 from storage import open_store  # noqa: E402
 from storage.registry import DeviceRow, NewSubscription, Registry, RouteRow  # noqa: E402
@@ -614,13 +615,7 @@ def engine_figures(
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),

@@ -42,6 +42,7 @@ from alerts.policy import GrittingPolicy  # noqa: E402
 from alerts.replay import ReplayResult, replay  # noqa: E402
 from alerts.season import CostAssumptions  # noqa: E402
 from alerts.synthetic import Season, season  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 from wherry.replay import FileRegistry, load_registry, read_observations  # noqa: E402
 from wherry.synthetic_season import write_season  # noqa: E402
 
@@ -164,13 +165,7 @@ def meets(result: dict[str, Any]) -> dict[str, bool]:
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu}
 
 

@@ -62,6 +62,7 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 
 import httpx  # noqa: E402
 
+from bench.machine import cpu_model  # noqa: E402
 from storage import InfluxStore, Point  # noqa: E402
 from storage.registry import DeviceRow, NewApiKey, Registry, RouteRow  # noqa: E402
 
@@ -438,13 +439,7 @@ async def run_scenario(
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     influxd = subprocess.run(["influxd", "version"], capture_output=True, text=True, check=False)
     return {
         "python": platform.python_version(),

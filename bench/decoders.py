@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)  # this file is bench/decoders.py: do not let it shadow the package
 
+from bench.machine import cpu_model  # noqa: E402
 from decoders import all_decoders, decode, get_decoder  # noqa: E402
 
 TARGET = 100_000  # payloads/s, for typical Cayenne LPP and Decentlab payloads
@@ -117,13 +118,7 @@ def best_rates(
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),

@@ -62,18 +62,24 @@ def _publish_and_wait(
     return publisher.result(out), exited_at
 
 
+def _mosquitto_sub(broker_port: int, feed: publisher.Feed, *, qos: int) -> list[str]:
+    """`mosquitto_sub` on the feed's uplink topic (more options follow it)."""
+    binary = require_binary("mosquitto_sub", "apt-get install mosquitto-clients")
+    topic = f"v3/{feed.application}@ttn/devices/+/up"
+    return [binary, "-h", "127.0.0.1", "-p", str(broker_port), "-t", topic, "-q", str(qos)]
+
+
+def _start_quietly(command: list[str]) -> subprocess.Popen[bytes]:
+    """A subscriber whose output is thrown away, in its own session (stopped as a group)."""
+    return subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+
 def mosquitto_sub_rate(
     broker_port: int, feed: publisher.Feed, workdir: Path, timeout_s: float = 300.0
 ) -> dict[str, Any]:
-    binary = require_binary("mosquitto_sub", "apt-get install mosquitto-clients")
-    topic = f"v3/{feed.application}@ttn/devices/+/up"
-    command = [binary, "-h", "127.0.0.1", "-p", str(broker_port), "-t", topic, "-q", "0"]
-    subscriber = subprocess.Popen(
-        [*command, "-C", str(feed.count)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    subscriber = _start_quietly([*_mosquitto_sub(broker_port, feed, qos=0), "-C", str(feed.count)])
     with stopped_at_exit(subscriber):
         time.sleep(1.0)  # mosquitto_sub says nothing when subscribed; it is by now
         published, done = _publish_and_wait(subscriber, broker_port, feed, workdir, timeout_s)
@@ -88,11 +94,8 @@ def mosquitto_sub_drain_rate(
 
     Nothing else runs while it drains, so this is the broker's delivery rate without the
     publisher sharing the cores (QoS 1: the broker also handles a PUBACK per message)."""
-    binary = require_binary("mosquitto_sub", "apt-get install mosquitto-clients")
-    topic = f"v3/{feed.application}@ttn/devices/+/up"
-    session = [binary, "-h", "127.0.0.1", "-p", str(broker_port), "-t", topic, "-q", "1"]
     client_id = f"bench-drain-{feed.application}"
-    session += ["-c", "-i", client_id]
+    session = [*_mosquitto_sub(broker_port, feed, qos=1), "-c", "-i", client_id]
     subprocess.run([*session, "-E"], check=True, timeout=30, capture_output=True)
     out = workdir / f"publisher-{feed.application}.json"
     process = publisher.launch(broker_port, feed, out)
@@ -100,12 +103,7 @@ def mosquitto_sub_drain_rate(
         process.wait(timeout=timeout_s)
     published = publisher.result(out)
     started = time.monotonic()
-    subscriber = subprocess.Popen(
-        [*session, "-C", str(feed.count)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    subscriber = _start_quietly([*session, "-C", str(feed.count)])
     with stopped_at_exit(subscriber):
         try:
             subscriber.wait(timeout=timeout_s)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 from typing import Any
+
+from bench.machine import cpu_model
 
 TARGET_PER_SECOND = 20_000
 TARGET_VS_NODE_RED_BATCHED = 1.0
@@ -17,13 +18,7 @@ TARGET_RSS_GROWTH_PCT = 5.0
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
